@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Tests start their own redis-server processes on free ports; two workers suit the
+    // 2-core machines this runs on and keep fault tests from starving each other.
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // .env.test is the environment every test runs with.
+    env: parseEnv(readFileSync(new URL('./.env.test', import.meta.url), 'utf8')) as Record<
+      string,
+      string
+    >,
+  },
+});
