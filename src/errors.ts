@@ -1,0 +1,71 @@
+/**
+ * The typed errors the pool throws. A handler can tell an outage (`RedisUnavailableError`),
+ * an exhausted budget (`AcquireTimeoutError`) and a bad deployment (`ConfigError`) apart
+ * with `instanceof` or the stable `code`, without parsing messages.
+ */
+
+/** Base class of every error this library throws. */
+export class RedisPoolError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One bad configuration variable: its name, what it expects, what it got (redacted). */
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly expected: string;
+  readonly received: string;
+}
+
+/** Thrown at init when the configuration is wrong; lists every bad variable at once. */
+export class ConfigError extends RedisPoolError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const lines = issues.map((i) => `  - ${i.variable}: expected ${i.expected}, got ${i.received}`);
+    super(
+      'ERR_REDIS_POOL_CONFIG',
+      `Invalid lambda-redis-pool configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    );
+    this.issues = issues;
+  }
+}
+
+/**
+ * No lease could be handed out before the acquire timeout or the invocation deadline:
+ * the budget was in use, or connecting/validating took too long.
+ */
+export class AcquireTimeoutError extends RedisPoolError {
+  readonly waitedMs: number;
+
+  constructor(message: string, waitedMs: number, options?: ErrorOptions) {
+    super('ERR_REDIS_POOL_ACQUIRE_TIMEOUT', message, options);
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
+ * Redis cannot be reached now: the last connect attempt failed and the next one is not due
+ * before the caller's deadline. `cause` holds the last connection error.
+ */
+export class RedisUnavailableError extends RedisPoolError {
+  /** Milliseconds until the pool will try to connect again (0 when an attempt is due). */
+  readonly retryInMs: number;
+
+  constructor(message: string, retryInMs: number, options?: ErrorOptions) {
+    super('ERR_REDIS_POOL_UNAVAILABLE', message, options);
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** The pool was closed; it hands out no more leases. */
+export class PoolClosedError extends RedisPoolError {
+  constructor() {
+    super('ERR_REDIS_POOL_CLOSED', 'The Redis pool is closed');
+  }
+}

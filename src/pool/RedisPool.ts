@@ -1,0 +1,598 @@
+/**
+ * RedisPool: the connections of one execution environment, within a hard budget.
+ *
+ * - Shared leases (the default) all ride one multiplexed connection: ioredis pipelines the
+ *   commands of concurrent requests over it, so ordinary traffic costs one connection per
+ *   environment whatever the concurrency.
+ * - Exclusive leases get a connection of their own (MULTI/WATCH, blocking commands, pub/sub,
+ *   SELECT), handed back clean or destroyed.
+ * - Connections (shared + idle + exclusive + opening) never exceed `poolMax`; acquirers beyond
+ *   it wait in FIFO order until the acquire timeout or their deadline, whichever is first.
+ * - A connection idle longer than `idleCheckMs` (the environment may have been frozen while
+ *   the server or network dropped it) is PINGed before it is handed out.
+ * - Connect failures back off under one pool-wide, jittered, capped schedule; an acquire whose
+ *   deadline comes before the next permitted attempt fails at once with RedisUnavailableError.
+ */
+import { backoffDelay } from '../backoff.js';
+import { loadConfig, type RedisPoolConfig, type RedisPoolOptions } from '../config.js';
+import {
+  AcquireTimeoutError,
+  PoolClosedError,
+  type RedisPoolError,
+  RedisUnavailableError,
+} from '../errors.js';
+import { connectWithin, createClient, PooledConnection, type RedisClient } from './connection.js';
+import { isConnectionError } from './connection-error.js';
+import { connectionName } from './environment.js';
+import { sleep, withTimeout } from './timeout.js';
+
+export interface AcquireOptions {
+  /** A dedicated connection instead of the shared one. */
+  readonly exclusive?: boolean;
+  /**
+   * Epoch milliseconds by which the lease must be in hand, typically
+   * `Date.now() + context.getRemainingTimeInMillis() - margin`. The acquire timeout applies too.
+   */
+  readonly deadline?: number;
+}
+
+export interface Lease {
+  /** The ioredis client: connected, and checked if it had been idle. */
+  readonly redis: RedisClient;
+  readonly exclusive: boolean;
+  /** True when the connection was open before this acquire (a warm reuse). */
+  readonly reused: boolean;
+  /** How long the acquire took, including any connect and validation. */
+  readonly acquireMs: number;
+  /**
+   * Hands the connection back. Pass the error that ended the work, if any: a connection-level
+   * error destroys the connection, a command error (WRONGTYPE, ...) does not. Idempotent;
+   * never rejects.
+   */
+  release(error?: unknown): Promise<void>;
+}
+
+export interface PoolStats {
+  /** Connections opened successfully since the pool was created. */
+  readonly connectionsCreated: number;
+  /** Connection attempts that failed. */
+  readonly connectionsFailed: number;
+  /** Connections that ended unexpectedly or were destroyed after an error. */
+  readonly connectionsLost: number;
+  /** Open connections with at least one lease. */
+  readonly active: number;
+  /** Open connections with no lease. */
+  readonly idle: number;
+  /** Connection attempts in progress. */
+  readonly opening: number;
+  /** Acquirers queued for the budget. */
+  readonly waiting: number;
+  /** Leases handed out. */
+  readonly acquired: number;
+  /** Leases that got a connection that was already open. */
+  readonly reused: number;
+  /** Connections opened to replace one that was lost. */
+  readonly reconnects: number;
+  /** Idle connections that failed their PING and were replaced. */
+  readonly validationFailures: number;
+  /** The budget: REDIS_POOL_MAX. */
+  readonly max: number;
+}
+
+/** An acquirer waiting for the budget; granted a connection directly, in FIFO order. */
+interface Waiter {
+  readonly exclusive: boolean;
+  /** Hands over a connection that is open and free. */
+  grant(conn: PooledConnection): void;
+  /** Budget is free: open a connection (or join the one opening) for this waiter. */
+  open(): void;
+  reject(error: Error): void;
+}
+
+/** A connection assigned to one acquirer, before validation. */
+interface Grant {
+  readonly conn: PooledConnection;
+  /** Just opened: no need to check it. */
+  readonly fresh: boolean;
+  /** Idle long enough (or already being checked) that it must answer a PING first. */
+  readonly check: boolean;
+}
+
+export class RedisPool {
+  readonly config: RedisPoolConfig;
+
+  #shared: PooledConnection | undefined;
+  #sharedOpening: Promise<PooledConnection> | undefined;
+  /** Every open connection, whatever its state: the budget is `#connections.size + #opening`. */
+  readonly #connections = new Set<PooledConnection>();
+  /** Open, unleased, not the shared one; most recently released last. */
+  readonly #idle: PooledConnection[] = [];
+  readonly #waiters: Waiter[] = [];
+  #opening = 0;
+  #nextId = 1;
+  #closed = false;
+
+  // Pool-wide reconnect backoff.
+  #failures = 0;
+  #retryAt = 0;
+  #lastError: Error | undefined;
+  #lostUnreplaced = 0;
+
+  #created = 0;
+  #failed = 0;
+  #lost = 0;
+  #acquired = 0;
+  #reused = 0;
+  #reconnects = 0;
+  #validationFailures = 0;
+
+  constructor(
+    options: RedisPoolOptions = {},
+    env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
+    this.config = loadConfig(env, options);
+  }
+
+  /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
+  async acquire(options: AcquireOptions = {}): Promise<Lease> {
+    if (this.#closed) throw new PoolClosedError();
+    const start = Date.now();
+    const deadline = Math.min(
+      start + this.config.acquireTimeoutMs,
+      options.deadline ?? Number.POSITIVE_INFINITY,
+    );
+    const exclusive = options.exclusive ?? false;
+    const grant = await this.#acquireConnection(exclusive, deadline);
+    this.#acquired++;
+    if (!grant.fresh) this.#reused++;
+    return this.#lease(grant, start);
+  }
+
+  /** Opens the shared connection ahead of the first acquire (e.g. during Lambda's init phase). */
+  async warm(): Promise<void> {
+    const lease = await this.acquire();
+    await lease.release();
+  }
+
+  stats(): PoolStats {
+    let active = 0;
+    for (const conn of this.#connections) if (conn.leases > 0) active++;
+    return {
+      connectionsCreated: this.#created,
+      connectionsFailed: this.#failed,
+      connectionsLost: this.#lost,
+      active,
+      idle: this.#connections.size - active,
+      opening: this.#opening,
+      waiting: this.#waiters.length,
+      acquired: this.#acquired,
+      reused: this.#reused,
+      reconnects: this.#reconnects,
+      validationFailures: this.#validationFailures,
+      max: this.config.poolMax,
+    };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) for outstanding leases to come back, then closes: for an
+   * orderly shutdown where work in flight should finish.
+   */
+  async drain(timeoutMs = this.config.commandTimeoutMs): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.stats().active > 0 && Date.now() < until) await sleep(5);
+    await this.close();
+  }
+
+  /**
+   * Stops handing out leases, fails queued acquirers, and QUITs every connection (bounded by
+   * the command timeout, then dropped), so the server sees clean disconnects.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new PoolClosedError());
+    const connections = [...this.#connections];
+    this.#connections.clear();
+    this.#idle.length = 0;
+    this.#shared = undefined;
+    await Promise.all(connections.map((conn) => this.#quit(conn)));
+  }
+
+  // ---- acquiring -------------------------------------------------------------------------
+
+  async #acquireConnection(exclusive: boolean, deadline: number): Promise<Grant> {
+    for (;;) {
+      let grant: Grant;
+      try {
+        grant = await this.#next(exclusive, deadline);
+      } catch (error) {
+        // A failed attempt is retried while the next permitted attempt fits before the deadline.
+        if (this.#isConnectFailure(error) && !this.#closed && this.#retryAt < deadline) continue;
+        throw error;
+      }
+      if (!grant.check || (await this.#validate(grant.conn, deadline))) return grant;
+      // It failed its PING and was discarded: get another one.
+    }
+  }
+
+  /** A connection for this acquirer: assigned at once, after opening one, or after waiting. */
+  #next(exclusive: boolean, deadline: number): Promise<Grant> {
+    if (this.#closed) return Promise.reject(new PoolClosedError());
+    if (!exclusive) {
+      const shared = this.#shared;
+      if (shared?.alive) return Promise.resolve(this.#assign(shared, false, false));
+      if (this.#sharedOpening) return this.#deliver(this.#sharedOpening, false, deadline);
+    }
+    // Nobody jumps the queue: FIFO for the budget.
+    if (this.#waiters.length === 0) {
+      const idle = this.#idle.pop();
+      if (idle) return Promise.resolve(this.#assign(idle, exclusive, false));
+      if (this.#hasBudget())
+        return this.#deliver(this.#openOrJoin(exclusive, deadline), exclusive, deadline);
+      const unleasedShared = exclusive ? this.#takeUnleasedShared() : undefined;
+      if (unleasedShared) return Promise.resolve(this.#assign(unleasedShared, true, false));
+    }
+    return this.#enqueue(exclusive, deadline);
+  }
+
+  /**
+   * Marks the connection as leased to this acquirer. Decides whether it needs a PING before
+   * the lease count changes, because a leased connection no longer looks idle.
+   */
+  #assign(conn: PooledConnection, exclusive: boolean, fresh: boolean): Grant {
+    const check =
+      !fresh &&
+      (conn.validation !== undefined || conn.idleFor(Date.now()) > this.config.idleCheckMs);
+    conn.leases++;
+    if (exclusive) {
+      conn.exclusive = true;
+    } else {
+      this.#shared = conn;
+    }
+    return { conn, fresh, check };
+  }
+
+  /**
+   * Waits for an opening connection within the deadline. An acquirer that gives up leaves
+   * the attempt running: when it completes, the connection serves the next acquirer instead
+   * of being thrown away (a slow TLS handshake is not wasted).
+   */
+  #deliver(
+    opening: Promise<PooledConnection>,
+    exclusive: boolean,
+    deadline: number,
+  ): Promise<Grant> {
+    let abandoned = false;
+    const assigned = opening.then((conn) => {
+      if (!abandoned) return this.#assign(conn, exclusive, true);
+      if (this.#shared !== conn) this.#makeAvailable(conn);
+      return undefined;
+    });
+    return withTimeout(assigned, deadline - Date.now(), () => {
+      abandoned = true;
+      return this.#timeoutError(deadline, 'waiting for a connection to open');
+    }) as Promise<Grant>;
+  }
+
+  /** Opens a connection; for the shared lease, one attempt serves every concurrent acquirer. */
+  #openOrJoin(exclusive: boolean, deadline: number): Promise<PooledConnection> {
+    if (exclusive) return this.#open(deadline);
+    if (this.#sharedOpening) return this.#sharedOpening;
+    const opening = this.#open(deadline).then((conn) => {
+      this.#shared = conn;
+      return conn;
+    });
+    this.#sharedOpening = opening;
+    const clear = () => {
+      if (this.#sharedOpening === opening) this.#sharedOpening = undefined;
+    };
+    opening.then(clear, clear);
+    return opening;
+  }
+
+  /**
+   * One connection attempt, after the pool-wide backoff allows it. The budget slot is reserved
+   * from the start, so concurrent acquirers cannot overshoot `poolMax`.
+   */
+  async #open(deadline: number): Promise<PooledConnection> {
+    const waitMs = this.#retryAt - Date.now();
+    if (waitMs > 0 && this.#retryAt >= deadline) throw this.#unavailable(waitMs);
+    this.#opening++;
+    try {
+      if (waitMs > 0) await sleep(waitMs);
+      if (this.#closed) throw new PoolClosedError();
+      return await this.#connect();
+    } finally {
+      this.#opening--;
+    }
+  }
+
+  async #connect(): Promise<PooledConnection> {
+    const id = this.#nextId++;
+    const client = createClient(this.config, connectionName(this.config.clientName, id));
+    const conn = new PooledConnection(id, client, Date.now());
+    // Without a listener ioredis prints every socket error to the console; the pool keeps
+    // the last one as the cause of RedisUnavailableError instead.
+    client.on('error', (error: Error) => {
+      this.#lastError = error;
+    });
+    try {
+      await connectWithin(client, this.config.connectTimeoutMs);
+    } catch (error) {
+      conn.alive = false;
+      this.#recordFailure(error);
+      throw this.#unavailable(this.#retryAt - Date.now());
+    }
+    client.once('end', () => this.#discard(conn));
+    this.#failures = 0;
+    this.#retryAt = 0;
+    this.#created++;
+    if (this.#lostUnreplaced > 0) {
+      this.#lostUnreplaced--;
+      this.#reconnects++;
+    }
+    if (this.#closed) {
+      await this.#quit(conn);
+      throw new PoolClosedError();
+    }
+    this.#connections.add(conn);
+    return conn;
+  }
+
+  #recordFailure(error: unknown): void {
+    this.#failed++;
+    this.#lastError = error instanceof Error ? error : new Error(String(error));
+    this.#retryAt =
+      Date.now() +
+      backoffDelay(this.#failures, {
+        baseMs: this.config.retryBaseMs,
+        capMs: this.config.retryMaxMs,
+      });
+    this.#failures++;
+  }
+
+  #enqueue(exclusive: boolean, deadline: number): Promise<Grant> {
+    let waiter: Waiter | undefined;
+    const waiting = new Promise<Grant>((resolve, reject) => {
+      waiter = {
+        exclusive,
+        grant: (conn) => resolve(this.#assign(conn, exclusive, false)),
+        open: () => {
+          this.#deliver(this.#openOrJoin(exclusive, deadline), exclusive, deadline).then(
+            resolve,
+            reject,
+          );
+        },
+        reject,
+      };
+    });
+    if (waiter) this.#waiters.push(waiter);
+    return withTimeout(waiting, deadline - Date.now(), () => {
+      const index = waiter ? this.#waiters.indexOf(waiter) : -1;
+      if (index !== -1) this.#waiters.splice(index, 1);
+      return this.#timeoutError(deadline, `waiting for one of ${this.config.poolMax} connections`);
+    });
+  }
+
+  // ---- validation ------------------------------------------------------------------------
+
+  /** PINGs an idle connection; every acquirer arriving meanwhile shares the same PING. */
+  async #validate(conn: PooledConnection, deadline: number): Promise<boolean> {
+    if (!conn.validation) {
+      const validation = this.#ping(conn);
+      conn.validation = validation;
+      validation.finally(() => {
+        if (conn.validation === validation) conn.validation = undefined;
+      });
+    }
+    const ok = await withTimeout(conn.validation, deadline - Date.now(), () =>
+      this.#timeoutError(deadline, 'checking an idle connection'),
+    ).catch((error: unknown) => {
+      this.#undoLease(conn);
+      throw error;
+    });
+    return ok;
+  }
+
+  async #ping(conn: PooledConnection): Promise<boolean> {
+    try {
+      if (!conn.ready) throw new Error('Connection is closed.');
+      await conn.client.ping();
+      conn.lastReleasedAt = Date.now();
+      return true;
+    } catch {
+      this.#validationFailures++;
+      this.#discard(conn);
+      return false;
+    }
+  }
+
+  // ---- releasing -------------------------------------------------------------------------
+
+  #lease(grant: Grant, start: number): Lease {
+    const { conn } = grant;
+    const exclusive = conn.exclusive;
+    let released: Promise<void> | undefined;
+    return {
+      redis: conn.client,
+      exclusive,
+      reused: !grant.fresh,
+      acquireMs: Date.now() - start,
+      release: (error?: unknown) => {
+        released ??= exclusive
+          ? this.#releaseExclusive(conn, error)
+          : this.#releaseShared(conn, error);
+        return released;
+      },
+    };
+  }
+
+  async #releaseShared(conn: PooledConnection, error: unknown): Promise<void> {
+    conn.leases = Math.max(0, conn.leases - 1);
+    if (conn.leases === 0) conn.lastReleasedAt = Date.now();
+    // A shared connection switched to another db or to subscriber mode would misroute every
+    // other lease's commands: it goes at once.
+    if (isConnectionError(error) || !conn.ready || this.#isTainted(conn)) {
+      this.#discard(conn);
+      return;
+    }
+    if (conn.leases === 0 && this.#waiters.length > 0) this.#dispatch();
+  }
+
+  async #releaseExclusive(conn: PooledConnection, error: unknown): Promise<void> {
+    if (!this.#connections.has(conn)) return;
+    if (isConnectionError(error) || !conn.ready || !(await this.#reset(conn))) {
+      this.#discard(conn);
+      return;
+    }
+    conn.leases = 0;
+    conn.exclusive = false;
+    conn.lastReleasedAt = Date.now();
+    this.#makeAvailable(conn);
+  }
+
+  /**
+   * Brings an exclusive connection back to the state a new lease expects: no open MULTI, no
+   * WATCHed keys, the configured db. A connection in subscriber mode or with a command still
+   * in flight (an unfinished blocking call) cannot be trusted and is destroyed instead.
+   */
+  async #reset(conn: PooledConnection): Promise<boolean> {
+    const client = conn.client;
+    if (client.isCluster) return true;
+    const redis = client as import('ioredis').Redis;
+    if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
+    try {
+      // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
+      const [, unwatch, select] = await Promise.allSettled([
+        redis.call('DISCARD'),
+        redis.unwatch(),
+        redis.select(this.config.endpoint.db),
+      ]);
+      return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
+    } catch {
+      return false;
+    }
+  }
+
+  #isTainted(conn: PooledConnection): boolean {
+    const client = conn.client;
+    if (client.isCluster) return false;
+    const condition = (client as import('ioredis').Redis).condition;
+    return (
+      Boolean(condition?.subscriber) ||
+      (condition !== null && condition.select !== this.config.endpoint.db)
+    );
+  }
+
+  // ---- bookkeeping -----------------------------------------------------------------------
+
+  #hasBudget(): boolean {
+    return this.#connections.size + this.#opening < this.config.poolMax;
+  }
+
+  /** The shared connection, if no lease holds it, for an exclusive acquirer at a full budget. */
+  #takeUnleasedShared(): PooledConnection | undefined {
+    const shared = this.#shared;
+    if (!shared?.alive || shared.leases > 0 || shared.validation) return undefined;
+    this.#shared = undefined;
+    return shared;
+  }
+
+  /** A connection nobody holds: to the first waiter, else to the idle list. */
+  #makeAvailable(conn: PooledConnection): void {
+    if (!conn.alive || this.#closed) return;
+    this.#idle.push(conn);
+    this.#dispatch();
+  }
+
+  /** Serves queued acquirers, in order, while connections or budget are free. */
+  #dispatch(): void {
+    while (!this.#closed) {
+      const waiter = this.#waiters[0];
+      if (!waiter) return;
+      const shared = this.#shared?.alive ? this.#shared : undefined;
+      if (!waiter.exclusive && (shared || this.#sharedOpening)) {
+        this.#waiters.shift();
+        if (shared) waiter.grant(shared);
+        else waiter.open();
+        continue;
+      }
+      const conn = this.#idle.pop() ?? (waiter.exclusive ? this.#takeUnleasedShared() : undefined);
+      if (conn) {
+        this.#waiters.shift();
+        waiter.grant(conn);
+      } else if (this.#hasBudget()) {
+        this.#waiters.shift();
+        waiter.open();
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Removes a connection for good (it ended, failed, or is unsafe) and frees its budget. */
+  #discard(conn: PooledConnection): void {
+    const known = this.#connections.delete(conn);
+    if (conn.alive) conn.destroy();
+    if (!known) return;
+    const index = this.#idle.indexOf(conn);
+    if (index !== -1) this.#idle.splice(index, 1);
+    if (this.#shared === conn) this.#shared = undefined;
+    this.#lost++;
+    this.#lostUnreplaced++;
+    this.#dispatch();
+  }
+
+  /** Gives back the lease count taken by #assign when the acquirer gives up. */
+  #undoLease(conn: PooledConnection): void {
+    conn.leases = Math.max(0, conn.leases - 1);
+    if (conn.exclusive && conn.leases === 0) {
+      conn.exclusive = false;
+      this.#makeAvailable(conn);
+    }
+  }
+
+  async #quit(conn: PooledConnection): Promise<void> {
+    conn.alive = false;
+    try {
+      await withTimeout(
+        conn.client.quit(),
+        this.config.commandTimeoutMs,
+        () => new Error('QUIT timed out'),
+      );
+    } catch {
+      conn.client.disconnect();
+    }
+  }
+
+  #isConnectFailure(error: unknown): boolean {
+    return error instanceof RedisUnavailableError;
+  }
+
+  #unavailable(retryInMs: number): RedisUnavailableError {
+    const wait = Math.max(0, Math.round(retryInMs));
+    const reason = this.#lastError ? `: ${describe(this.#lastError)}` : '';
+    return new RedisUnavailableError(
+      `Redis at ${this.config.endpoint.redactedUrl} is unavailable${reason}; next attempt in ${wait} ms`,
+      wait,
+      { cause: this.#lastError },
+    );
+  }
+
+  /** Past the deadline while Redis is failing, that is the story; otherwise the budget was. */
+  #timeoutError(deadline: number, what: string): RedisPoolError {
+    if (this.#failures > 0) return this.#unavailable(this.#retryAt - Date.now());
+    const waited = this.config.acquireTimeoutMs - Math.max(0, deadline - Date.now());
+    return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
+  }
+}
+
+/** An error's message, without anything that could be a secret (ioredis messages hold none). */
+function describe(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+}

@@ -1,0 +1,292 @@
+// Proves the test helpers really control real processes and sockets, so that a fault test
+// failing later points at the library, not at its harness.
+
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  makeTlsMaterial,
+  type RedisServer,
+  startCluster,
+  startRedis,
+  stopAll,
+} from '../helpers/redis-server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+afterAll(stopAll);
+
+/** Pids of every server started here, to check that none outlives stopAll(). */
+const startedPids: number[] = [];
+
+function remember(server: RedisServer): RedisServer {
+  if (server.pid !== undefined) startedPids.push(server.pid);
+  return server;
+}
+
+/** A client that never retries and gives up fast, so a dead or mute server fails the call. */
+function client(port: number, options: RedisOptions = {}): Redis {
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+    ...options,
+  });
+  redis.on('error', () => {
+    // Failures are asserted through the rejected commands.
+  });
+  return redis;
+}
+
+async function ping(port: number, options: RedisOptions = {}): Promise<string> {
+  const redis = client(port, options);
+  try {
+    await redis.connect();
+    return await redis.ping();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Alive means: exists and is not a zombie (PID 1 here reaps orphans only lazily). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitForDeath(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return !isAlive(pid);
+}
+
+describe('startRedis', () => {
+  it('stops, kills and restarts on the same port, keeping its dir', async () => {
+    const server = remember(await startRedis({ args: ['--appendonly', 'yes'] }));
+    expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
+    expect(await ping(server.port)).toBe('PONG');
+    expect(await server.cli('SET', 'k', 'v')).toBe('OK');
+
+    await server.stop();
+    await server.stop(); // idempotent
+    expect(server.pid).toBeUndefined();
+    await expect(ping(server.port)).rejects.toThrow();
+
+    await server.restart();
+    remember(server);
+    expect(await ping(server.port)).toBe('PONG');
+    expect(await server.cli('GET', 'k')).toBe('v'); // the AOF in dir survived the stop
+
+    await server.kill();
+    await expect(ping(server.port)).rejects.toThrow();
+    await server.restart();
+    remember(server);
+    expect(await ping(server.port)).toBe('PONG');
+  });
+
+  it('lists clients without its own helper connections', async () => {
+    const server = remember(await startRedis());
+    const probe = client(server.port, { connectionName: 'probe' });
+    await probe.connect();
+    try {
+      const clients = await server.clientList();
+      expect(clients).toHaveLength(1);
+      expect(clients[0]).toMatchObject({ name: 'probe', db: '0' });
+      expect(clients[0]?.addr).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(clients[0]?.id).toMatch(/^\d+$/);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
+  it('fails on a taken fixed port with the log tail in the error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const address = blocker.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    try {
+      await expect(startRedis({ port: address.port })).rejects.toThrow(/Address already in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('pause makes it mute and resume brings it back', async () => {
+    const server = remember(await startRedis());
+    const redis = client(server.port, { commandTimeout: 300 });
+    await redis.connect();
+    try {
+      server.pause();
+      await expect(redis.ping()).rejects.toThrow(/timed out/i);
+      server.resume();
+      expect(await redis.ping()).toBe('PONG');
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+describe('TLS', () => {
+  it('answers over TLS with the CA and refuses plain connections', async () => {
+    const tls = await makeTlsMaterial();
+    const server = remember(await startRedis({ tls }));
+    expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
+    expect(await ping(server.port, { tls: { ca: readFileSync(tls.caFile) } })).toBe('PONG');
+    await expect(ping(server.port)).rejects.toThrow();
+    expect(await server.cli('PING')).toBe('PONG');
+  });
+});
+
+describe('startCluster', () => {
+  it('creates a healthy cluster of 3 masters that a cluster client can use', async () => {
+    const cluster = await startCluster();
+    cluster.nodes.forEach(remember);
+    expect(cluster.ports).toHaveLength(3);
+    for (const node of cluster.nodes) {
+      expect(await node.cli('CLUSTER', 'INFO')).toMatch(/^cluster_state:ok/m);
+      const masters = (await node.cli('CLUSTER', 'NODES'))
+        .split('\n')
+        .filter((l) => /master/.test(l));
+      expect(masters).toHaveLength(3);
+    }
+    const redis = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] ?? 0 }]);
+    try {
+      // Keys in different slots, hence on different masters.
+      for (const key of ['a', 'b', 'c', 'd']) await redis.set(key, key);
+      expect(await Promise.all(['a', 'b', 'c', 'd'].map((k) => redis.get(k)))).toEqual([
+        'a',
+        'b',
+        'c',
+        'd',
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+    await cluster.stop();
+  });
+});
+
+function rawConnection(port: number): Promise<Socket> {
+  const socket = createConnection({ host: '127.0.0.1', port });
+  return once(socket, 'connect').then(() => socket);
+}
+
+/** The next chunk the socket receives as text, or undefined if none arrives within `ms`. */
+function nextData(socket: Socket, ms: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.off('data', onData);
+      resolve(undefined);
+    }, ms);
+    const onData = (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('utf8'));
+    };
+    socket.once('data', onData);
+  });
+}
+
+describe('startTcpProxy', () => {
+  it('forwards, blackholes without closing, retargets new connections and drops all', async () => {
+    const first = remember(await startRedis());
+    const second = remember(await startRedis());
+    await first.cli('SET', 'who', 'first');
+    await second.cli('SET', 'who', 'second');
+    const proxy = await startTcpProxy(first.port);
+    const viaProxy = client(proxy.port, { commandTimeout: 300, connectionName: 'via-proxy' });
+    try {
+      await viaProxy.connect();
+      expect(await viaProxy.get('who')).toBe('first');
+      expect(proxy.totalConnections()).toBe(1);
+      expect(proxy.connectionCount()).toBe(1);
+
+      proxy.blackhole(true);
+      await expect(viaProxy.ping()).rejects.toThrow(/timed out/i);
+      const raw = await rawConnection(proxy.port); // a new connection while blackholed
+      raw.write('PING\r\n');
+      expect(await nextData(raw, 300)).toBeUndefined();
+      expect(viaProxy.status).toBe('ready');
+      expect(raw.destroyed).toBe(false);
+      expect(proxy.connectionCount()).toBe(2);
+      expect((await first.clientList()).map((c) => c.name)).toContain('via-proxy');
+      proxy.blackhole(false);
+      expect(await nextData(raw, 2_000)).toBe('+PONG\r\n'); // held back, not dropped
+      expect(await viaProxy.ping()).toBe('PONG');
+      raw.destroy();
+
+      proxy.setTarget(second.port);
+      expect(await ping(proxy.port, { connectionName: 'moved' })).toBe('PONG');
+      expect(await viaProxy.get('who')).toBe('first'); // existing connection stays
+      const moved = client(proxy.port);
+      await moved.connect();
+      expect(await moved.get('who')).toBe('second');
+      moved.disconnect();
+
+      const ended = once(viaProxy, 'end');
+      proxy.dropAll();
+      expect(proxy.connectionCount()).toBe(0);
+      await ended;
+    } finally {
+      viaProxy.disconnect();
+      await proxy.close();
+    }
+  });
+});
+
+/** Start a server in a plain `node` child (type stripping loads the helper) and end the child
+ * either normally or by SIGKILL; returns the server's pid. */
+function startInChild(mode: 'exit' | 'sigkill'): Promise<number> {
+  const script = `
+    const { startRedis } = await import(process.env.HELPER);
+    const server = await startRedis();
+    process.stdout.write(server.pid + '\\n');
+    if (process.env.MODE === 'sigkill') process.kill(process.pid, 'SIGKILL');
+    else process.exit(0);`;
+  // Without VITEST_POOL_ID the child draws ports from the whole range, not from our slice.
+  const { VITEST_POOL_ID: _poolId, ...env } = process.env;
+  const helper = new URL('../helpers/redis-server.ts', import.meta.url).href;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--no-warnings', '--input-type=module', '-e', script],
+      { env: { ...env, HELPER: helper, MODE: mode }, timeout: 15_000 },
+      (error, stdout, stderr) => {
+        const pid = Number(stdout.trim());
+        if (Number.isInteger(pid) && pid > 0) resolve(pid);
+        else reject(new Error(`child failed: ${error?.message}\n${stderr}`));
+      },
+    );
+  });
+}
+
+describe('cleanup', () => {
+  it('the exit hook kills servers a process forgot to stop', async () => {
+    const pid = await startInChild('exit');
+    expect(await waitForDeath(pid, 2_000)).toBe(true);
+  });
+
+  it('the watchdog kills servers of a process that was SIGKILLed', async () => {
+    const pid = await startInChild('sigkill');
+    expect(await waitForDeath(pid, 5_000)).toBe(true);
+  });
+
+  it('stopAll ends every server started here', async () => {
+    await stopAll();
+    expect(startedPids.length).toBeGreaterThan(5);
+    expect(startedPids.filter(isAlive)).toEqual([]);
+  });
+});
