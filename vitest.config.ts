@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     // Tests start their own redis-server processes on free ports; two workers suit the
     // 2-core machines this runs on and keep fault tests from starving each other.
     maxWorkers: 2,

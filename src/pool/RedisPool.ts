@@ -317,14 +317,18 @@ export class RedisPool {
     const conn = new PooledConnection(id, client, Date.now());
     // Without a listener ioredis prints every socket error to the console; the pool keeps
     // the last one as the cause of RedisUnavailableError instead.
+    let firstError: Error | undefined;
     client.on('error', (error: Error) => {
+      firstError ??= error;
       this.#lastError = error;
     });
     try {
       await connectWithin(client, this.config.connectTimeoutMs);
     } catch (error) {
       conn.alive = false;
-      this.#recordFailure(error);
+      // connect() rejects with a generic "Connection is closed." when the socket failed;
+      // the error event carries the reason (ECONNREFUSED, a certificate problem, ...).
+      this.#recordFailure(firstError ?? error);
       throw this.#unavailable(this.#retryAt - Date.now());
     }
     client.once('end', () => this.#discard(conn));

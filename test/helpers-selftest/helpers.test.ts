@@ -80,6 +80,8 @@ describe('startRedis', () => {
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     expect(await ping(server.port)).toBe('PONG');
     expect(await server.cli('SET', 'k', 'v')).toBe('OK');
+    expect(await server.cli('DEBUG', 'SLEEP', '0')).toBe('OK'); // enabled for slow-server tests
+    await expect(server.cli('NOSUCHCOMMAND')).rejects.toThrow(/unknown command/);
 
     await server.stop();
     await server.stop(); // idempotent
@@ -111,6 +113,14 @@ describe('startRedis', () => {
     } finally {
       probe.disconnect();
     }
+  });
+
+  it('closes its helper connections before resolving', async () => {
+    const server = remember(await startRedis({ args: ['--maxclients', '2'] }));
+    await server.cli('PING');
+    // Only the INFO connection itself: neither the start probe nor the PING one lingers.
+    expect(await server.cli('INFO', 'clients')).toMatch(/^connected_clients:1\r?$/m);
+    expect(await ping(server.port)).toBe('PONG');
   });
 
   it('fails on a taken fixed port with the log tail in the error', async () => {
@@ -236,10 +246,13 @@ describe('startTcpProxy', () => {
       expect(await moved.get('who')).toBe('second');
       moved.disconnect();
 
-      const ended = once(viaProxy, 'end');
+      const errors: string[] = [];
+      viaProxy.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
+      const ended = new Promise((resolve) => viaProxy.once('end', resolve));
       proxy.dropAll();
       expect(proxy.connectionCount()).toBe(0);
       await ended;
+      expect(errors).toContain('ECONNRESET'); // a reset, not an orderly close
     } finally {
       viaProxy.disconnect();
       await proxy.close();

@@ -33,7 +33,9 @@ export interface RedisServer {
   resume(): void;
   /** Start again on the same port with the same args and dir; resolves once it answers. */
   restart(): Promise<void>;
-  /** Run one command on a fresh connection and return the reply as text (arrays joined by \n, nil as ''). */
+  /** Run one command on a fresh connection (closed again before this resolves) and return the
+   * reply as text: arrays one element a line, nil as ''. Rejects with the server's error reply;
+   * gives up after 15 s (a paused server never answers). */
   cli(...args: string[]): Promise<string>;
   /** Parsed CLIENT LIST, without the helpers' own connections. */
   clientList(): Promise<Array<Record<string, string>>>;
@@ -310,9 +312,28 @@ async function withConnection<T>(
   client.on('error', () => {
     // Surfaced through the rejected command; without a listener ioredis logs to stderr.
   });
+  let result: T;
   try {
     await client.connect();
-    return await use(client);
+    result = await use(client);
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+  await quitAndWait(client);
+  return result;
+}
+
+/** QUIT and wait until the server has closed the socket: it frees the client before that, so
+ * once a helper call resolves its connection no longer counts against maxclients or shows up in
+ * INFO clients. */
+async function quitAndWait(client: Redis): Promise<void> {
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  try {
+    await client.quit();
+    await Promise.race([ended, sleep(2_000)]);
+  } catch {
+    // The reply got lost; nothing to wait for.
   } finally {
     client.disconnect();
   }

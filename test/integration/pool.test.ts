@@ -1,0 +1,417 @@
+/**
+ * RedisPool against real redis-server processes (started per test on free ports, so CLIENT
+ * LIST shows only this pool's clients and faults stay local).
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  AcquireTimeoutError,
+  ENVIRONMENT_ID,
+  type Lease,
+  PoolClosedError,
+  RedisPool,
+  type RedisPoolOptions,
+  RedisUnavailableError,
+} from '../../src/index.js';
+import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+
+const pools: RedisPool[] = [];
+
+function poolFor(server: RedisServer, options: RedisPoolOptions = {}): RedisPool {
+  const pool = new RedisPool({ url: server.url, clientName: 'pool-test', ...options }, {});
+  pools.push(pool);
+  return pool;
+}
+
+/** Clients of this test's pools, as the server sees them. */
+async function poolClients(server: RedisServer) {
+  return (await server.clientList()).filter((c) => c.name?.startsWith('pool-test:'));
+}
+
+/**
+ * Blocks the event loop for `ms`, as a Lambda freeze does: no timer fires and no socket is
+ * read, while the world outside (other processes) goes on.
+ */
+function freezeFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Runs a redis-cli command after `delayMs`, in another process, so it happens during a freeze. */
+function laterInAnotherProcess(delayMs: number, port: number, ...args: string[]): Promise<void> {
+  const child = spawn(
+    'sh',
+    ['-c', `sleep ${delayMs / 1000}; redis-cli -p ${port} ${args.join(' ')}`],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return new Promise((resolve) => child.on('exit', () => resolve()));
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+afterAll(stopAll);
+
+describe('shared leases', () => {
+  it('1,000 acquire/release cycles use exactly one connection, named for the function and environment', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    for (let i = 0; i < 1_000; i++) {
+      const lease = await pool.acquire();
+      await lease.redis.incr('cycles');
+      await lease.release();
+    }
+    expect(await server.cli('GET', 'cycles')).toBe('1000');
+    const stats = pool.stats();
+    expect(stats.connectionsCreated).toBe(1);
+    expect(stats.acquired).toBe(1_000);
+    expect(stats.reused).toBe(999);
+    const clients = await poolClients(server);
+    expect(clients).toHaveLength(1);
+    expect(clients[0]?.name).toBe(`pool-test:${ENVIRONMENT_ID}:1`);
+  });
+
+  it('200 concurrent shared leases share one connection', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const leases = await Promise.all(Array.from({ length: 200 }, () => pool.acquire()));
+    expect(new Set(leases.map((l) => l.redis)).size).toBe(1);
+    expect(pool.stats()).toMatchObject({ active: 1, connectionsCreated: 1 });
+    await Promise.all(leases.map((l, i) => l.redis.set(`k${i}`, String(i))));
+    expect(await poolClients(server)).toHaveLength(1);
+    await Promise.all(leases.map((l) => l.release()));
+    expect(pool.stats()).toMatchObject({ active: 0, idle: 1 });
+  });
+
+  it('a command error does not cost the connection; a connection-level error does', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const first = await pool.acquire();
+    await first.redis.set('str', 'x');
+    const wrongType = await first.redis.lpush('str', 'y').catch((e: Error) => e);
+    expect(String(wrongType)).toMatch(/WRONGTYPE/);
+    await first.release(wrongType);
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 1, connectionsLost: 0 });
+
+    const second = await pool.acquire();
+    expect(second.reused).toBe(true);
+    const timeout = Object.assign(new Error('Command timed out'), {});
+    await second.release(timeout);
+    expect(pool.stats().connectionsLost).toBe(1);
+    const third = await pool.acquire();
+    expect(third.reused).toBe(false);
+    expect(await third.redis.get('str')).toBe('x');
+    await third.release();
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
+    expect(await poolClients(server)).toHaveLength(1);
+  });
+
+  it('commands on a lost connection fail at once instead of queueing', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { commandTimeoutMs: 5_000 });
+    const lease = await pool.acquire();
+    await server.kill();
+    const started = Date.now();
+    const error = await lease.redis.get('k').catch((e: Error) => e);
+    const failedAfter = Date.now() - started;
+    expect(String(error)).toMatch(/Connection is closed|Stream isn't writeable|ECONNRESET/);
+    // Far below the command timeout: nothing waited for a reconnect.
+    expect(failedAfter).toBeLessThan(5_000 / 2);
+    await lease.release(error);
+  });
+});
+
+describe('the budget', () => {
+  it('exclusive leases beyond REDIS_POOL_MAX wait in FIFO order, then time out with a typed error', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 2, acquireTimeoutMs: 400 });
+    const a = await pool.acquire({ exclusive: true });
+    const b = await pool.acquire({ exclusive: true });
+    expect(a.redis).not.toBe(b.redis);
+
+    const order: string[] = [];
+    const inOrder = (name: string) => (lease: Lease) => {
+      order.push(name);
+      return lease;
+    };
+    const c = pool.acquire({ exclusive: true }).then(inOrder('c'));
+    const d = pool.acquire({ exclusive: true }).then(inOrder('d'));
+    const e = pool.acquire({ exclusive: true });
+    expect(pool.stats().waiting).toBe(3);
+    await a.release();
+    await b.release();
+    const [lc, ld] = await Promise.all([c, d]);
+    expect(order).toEqual(['c', 'd']);
+    const timedOut = await e.catch((err: unknown) => err);
+    expect(timedOut).toBeInstanceOf(AcquireTimeoutError);
+    expect((timedOut as AcquireTimeoutError).code).toBe('ERR_REDIS_POOL_ACQUIRE_TIMEOUT');
+    expect(pool.stats()).toMatchObject({ waiting: 0, connectionsCreated: 2 });
+    expect((await poolClients(server)).length).toBeLessThanOrEqual(2);
+    await lc.release();
+    await ld.release();
+  });
+
+  it('never opens more than REDIS_POOL_MAX connections under a burst of mixed leases', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 3, acquireTimeoutMs: 5_000 });
+    let peak = 0;
+    const sample = setInterval(() => {
+      server.clientList().then((clients) => {
+        peak = Math.max(peak, clients.filter((c) => c.name?.startsWith('pool-test:')).length);
+      });
+    }, 5);
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const lease = await pool.acquire({ exclusive: i % 3 === 0 });
+        await lease.redis.incr('burst');
+        await new Promise((r) => setTimeout(r, 5));
+        await lease.release();
+      }),
+    );
+    clearInterval(sample);
+    expect(await server.cli('GET', 'burst')).toBe('60');
+    expect(pool.stats().connectionsCreated).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(3);
+  });
+
+  it('an acquire never outlives its deadline, even when the acquire timeout is longer', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1, acquireTimeoutMs: 10_000 });
+    const held = await pool.acquire({ exclusive: true });
+    const deadline = Date.now() + 150;
+    const error = await pool.acquire({ exclusive: true, deadline }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AcquireTimeoutError);
+    expect(Date.now()).toBeLessThan(deadline + 100);
+    await held.release();
+  });
+});
+
+describe('exclusive leases come back clean', () => {
+  it('an open MULTI, a WATCH and a SELECT are undone before the next lease', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1 });
+    const first = await pool.acquire({ exclusive: true });
+    await first.redis.watch('watched');
+    await first.redis.select(5);
+    await first.redis.multi({ pipeline: false });
+    expect(await first.redis.set('inside-multi', '1')).toBe('QUEUED');
+    await first.release();
+
+    await server.cli('SET', 'watched', 'changed-by-someone-else');
+    const second = await pool.acquire({ exclusive: true });
+    expect(second.redis).toBe(first.redis);
+    // Not in MULTI any more (a reply, not QUEUED), back on db 0, nothing watched (EXEC runs).
+    expect(await second.redis.get('inside-multi')).toBeNull();
+    expect(await second.redis.get('watched')).toBe('changed-by-someone-else');
+    const exec = await second.redis.multi().set('after', '1').exec();
+    expect(exec).toEqual([[null, 'OK']]);
+    await second.release();
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 1, connectionsLost: 0 });
+  });
+
+  it('a connection left in subscriber mode is destroyed, not reused', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1 });
+    const sub = await pool.acquire({ exclusive: true });
+    await sub.redis.subscribe('news');
+    await sub.release();
+    expect(pool.stats().connectionsLost).toBe(1);
+    const next = await pool.acquire();
+    expect(next.redis).not.toBe(sub.redis);
+    expect(await next.redis.ping()).toBe('PONG');
+    await next.release();
+  });
+
+  it('a shared lease that switched databases takes its connection with it', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const lease = await pool.acquire();
+    await lease.redis.select(3);
+    await lease.release();
+    const next = await pool.acquire();
+    expect(next.redis).not.toBe(lease.redis);
+    expect(await next.redis.set('db0', 'yes')).toBe('OK');
+    expect(await server.cli('GET', 'db0')).toBe('yes');
+    await next.release();
+  });
+});
+
+describe('validation after idle (the environment may have been frozen)', () => {
+  it('a connection killed server-side during a freeze is replaced; the caller sees no error', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { idleCheckMs: 100 });
+    const warm = await pool.acquire();
+    await warm.redis.set('k', 'v');
+    await warm.release();
+    const [client] = await poolClients(server);
+
+    // Freeze; the server side drops the connection meanwhile.
+    const killed = laterInAnotherProcess(
+      100,
+      server.port,
+      'CLIENT',
+      'KILL',
+      'ID',
+      client?.id ?? '',
+    );
+    freezeFor(600);
+    // Thawed: acquire before the event loop has had a chance to notice the close.
+    const lease = await pool.acquire();
+    expect(await lease.redis.get('k')).toBe('v');
+    await lease.release();
+    await killed;
+    expect(pool.stats()).toMatchObject({
+      validationFailures: 1,
+      connectionsCreated: 2,
+      reconnects: 1,
+    });
+  });
+
+  it('without the idle check the same freeze hands the dead connection to the caller', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { idleCheckMs: 60_000 });
+    const warm = await pool.acquire();
+    await warm.redis.set('k', 'v');
+    await warm.release();
+    const [client] = await poolClients(server);
+    const killed = laterInAnotherProcess(
+      100,
+      server.port,
+      'CLIENT',
+      'KILL',
+      'ID',
+      client?.id ?? '',
+    );
+    freezeFor(600);
+    const lease = await pool.acquire();
+    const error = await lease.redis.get('k').catch((e: Error) => e);
+    expect(String(error)).toMatch(/Connection is closed|ECONNRESET|EPIPE/);
+    await lease.release(error);
+    await killed;
+  });
+
+  it("the server's idle timeout drops the client; the next lease works", async () => {
+    const server = await startRedis({ args: ['--timeout', '1'] });
+    const pool = poolFor(server, { idleCheckMs: 200 });
+    const first = await pool.acquire();
+    await first.redis.set('k', 'v');
+    await first.release();
+    // Redis enforces `timeout` in its cron: wait until it has dropped our client.
+    await expect
+      .poll(() => poolClients(server).then((c) => c.length), { timeout: 5_000, interval: 50 })
+      .toBe(0);
+    const lease = await pool.acquire();
+    expect(await lease.redis.get('k')).toBe('v');
+    await lease.release();
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
+  });
+});
+
+describe('outages', () => {
+  it('a killed server: acquires fail with a typed error before their deadline; after a restart the first acquire works', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, {
+      retryBaseMs: 20,
+      retryMaxMs: 200,
+      connectTimeoutMs: 300,
+      acquireTimeoutMs: 2_000,
+    });
+    const lease = await pool.acquire();
+    await lease.release();
+    await server.kill();
+    // The pool learns of the loss from the socket closing; an acquire racing that event
+    // would still get the old connection object.
+    await expect.poll(() => pool.stats().connectionsLost).toBe(1);
+
+    for (let i = 0; i < 3; i++) {
+      const deadline = Date.now() + 300;
+      const error = await pool.acquire({ deadline }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      const unavailable = error as RedisUnavailableError;
+      expect(unavailable.message).toContain(server.url);
+      expect(unavailable.message).toMatch(/ECONNREFUSED/);
+      expect(Date.now()).toBeLessThan(deadline + 100);
+    }
+    const failedDuringOutage = pool.stats().connectionsFailed;
+    expect(failedDuringOutage).toBeGreaterThan(0);
+
+    await server.restart();
+    const after = await pool.acquire();
+    expect(await after.redis.ping()).toBe('PONG');
+    await after.release();
+    expect(pool.stats()).toMatchObject({ reconnects: 1, connectionsCreated: 2 });
+  });
+
+  it('fails fast when the next permitted attempt is after the deadline', async () => {
+    const server = await startRedis();
+    const port = server.port;
+    await server.stop();
+    // A long first backoff window: the second acquire cannot be helped by waiting.
+    const pool = poolFor(server, { retryBaseMs: 60_000, retryMaxMs: 60_000 });
+    await expect(pool.acquire({ deadline: Date.now() + 1_000 })).rejects.toBeInstanceOf(
+      RedisUnavailableError,
+    );
+    const attempts = pool.stats().connectionsFailed;
+    const started = Date.now();
+    const error = (await pool
+      .acquire({ deadline: Date.now() + 1_000 })
+      .catch((e: unknown) => e)) as RedisUnavailableError;
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(pool.stats().connectionsFailed).toBe(attempts);
+    expect(error.retryInMs).toBeGreaterThan(0);
+    expect(port).toBe(server.port);
+  });
+
+  it('a paused server: a command fails within the command timeout; after SIGCONT the pool recovers', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, {
+      commandTimeoutMs: 300,
+      connectTimeoutMs: 300,
+      retryBaseMs: 10,
+      retryMaxMs: 100,
+    });
+    const lease = await pool.acquire();
+    await lease.redis.set('k', 'v');
+    server.pause();
+    const started = Date.now();
+    const error = await lease.redis.get('k').catch((e: Error) => e);
+    const took = Date.now() - started;
+    expect(String(error)).toMatch(/Command timed out/);
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(300 * 4);
+    await lease.release(error);
+
+    server.resume();
+    const after = await pool.acquire({ deadline: Date.now() + 2_000 });
+    expect(await after.redis.get('k')).toBe('v');
+    await after.release();
+    expect(pool.stats().reconnects).toBe(1);
+  });
+});
+
+describe('lifecycle', () => {
+  it('close() QUITs every connection and rejects later acquires', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const lease = await pool.acquire();
+    await lease.release();
+    const exclusive = await pool.acquire({ exclusive: true });
+    await exclusive.release();
+    expect(await poolClients(server)).toHaveLength(2);
+    await pool.close();
+    await expect.poll(() => poolClients(server).then((c) => c.length), { timeout: 2_000 }).toBe(0);
+    await expect(pool.acquire()).rejects.toBeInstanceOf(PoolClosedError);
+  });
+
+  it('warm() connects ahead of the first acquire, which then reuses the connection', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    await pool.warm();
+    const lease = await pool.acquire();
+    expect(lease.reused).toBe(true);
+    await lease.release();
+  });
+});

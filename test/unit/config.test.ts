@@ -1,0 +1,186 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, loadConfig, redactUrl } from '../../src/index.js';
+
+const PASSWORD = 'hunter2-s3cr3t';
+
+function configError(env: Record<string, string>, options = {}): ConfigError {
+  try {
+    loadConfig(env, options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      cluster: false,
+      poolMax: DEFAULTS.poolMax,
+      connectTimeoutMs: DEFAULTS.connectTimeoutMs,
+      commandTimeoutMs: DEFAULTS.commandTimeoutMs,
+      acquireTimeoutMs: DEFAULTS.acquireTimeoutMs,
+      retryBaseMs: DEFAULTS.retryBaseMs,
+      retryMaxMs: 30_000,
+      idleCheckMs: DEFAULTS.idleCheckMs,
+      tlsCaFile: undefined,
+      connectOnInit: false,
+      metricsNamespace: 'LambdaRedisPool',
+      metrics: true,
+      clientName: 'lambda-redis-pool',
+    });
+    expect(config.endpoint).toMatchObject({ host: '127.0.0.1', port: 6379, tls: false, db: 0 });
+  });
+
+  it('reads every variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lrp-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, 'not checked here');
+    const config = loadConfig({
+      REDIS_URL: `rediss://app:${PASSWORD}@cache.example.com:6380/3`,
+      REDIS_CLUSTER: 'false',
+      REDIS_POOL_MAX: '5',
+      REDIS_CONNECT_TIMEOUT_MS: '1500',
+      REDIS_COMMAND_TIMEOUT_MS: '250',
+      REDIS_ACQUIRE_TIMEOUT_MS: '900',
+      REDIS_RETRY_BASE_MS: '20',
+      REDIS_RETRY_MAX_MS: '4000',
+      REDIS_IDLE_CHECK_MS: '0',
+      REDIS_TLS_CA_FILE: ca,
+      REDIS_CONNECT_ON_INIT: 'yes',
+      REDIS_METRICS_NAMESPACE: 'Shop/Cache',
+      REDIS_METRICS: 'false',
+      AWS_LAMBDA_FUNCTION_NAME: 'orders api',
+    });
+    expect(config).toMatchObject({
+      poolMax: 5,
+      connectTimeoutMs: 1500,
+      commandTimeoutMs: 250,
+      acquireTimeoutMs: 900,
+      retryBaseMs: 20,
+      retryMaxMs: 4000,
+      idleCheckMs: 0,
+      tlsCaFile: ca,
+      connectOnInit: true,
+      metricsNamespace: 'Shop/Cache',
+      metrics: false,
+      // CLIENT SETNAME refuses spaces.
+      clientName: 'orders_api',
+    });
+    expect(config.endpoint).toMatchObject({
+      host: 'cache.example.com',
+      port: 6380,
+      tls: true,
+      db: 3,
+      username: 'app',
+    });
+    expect(config.endpoint.password?.reveal()).toBe(PASSWORD);
+    expect(config.endpoint.redactedUrl).toBe('rediss://app:***@cache.example.com:6380/3');
+  });
+
+  it('lets options given in code win over the environment', () => {
+    const config = loadConfig(
+      { REDIS_POOL_MAX: '7', REDIS_URL: 'redis://a:1' },
+      { poolMax: 3, url: 'redis://b:2' },
+    );
+    expect(config.poolMax).toBe(3);
+    expect(config.endpoint).toMatchObject({ host: 'b', port: 2 });
+  });
+
+  it('names every bad variable in one error, with what it expects', () => {
+    const error = configError({
+      REDIS_URL: 'http://cache:6379',
+      REDIS_CLUSTER: 'maybe',
+      REDIS_POOL_MAX: '0',
+      REDIS_CONNECT_TIMEOUT_MS: 'soon',
+      REDIS_COMMAND_TIMEOUT_MS: '-5',
+      REDIS_ACQUIRE_TIMEOUT_MS: '1.5',
+      REDIS_RETRY_BASE_MS: '100',
+      REDIS_RETRY_MAX_MS: '10',
+      REDIS_IDLE_CHECK_MS: 'x',
+      REDIS_TLS_CA_FILE: '/nonexistent/ca.pem',
+      REDIS_METRICS_NAMESPACE: 'AWS/ElastiCache',
+      REDIS_METRICS: 'loud',
+      REDIS_CONNECT_ON_INIT: '2',
+    });
+    expect(error.issues.map((i) => i.variable).sort()).toEqual(
+      [
+        'REDIS_URL',
+        'REDIS_CLUSTER',
+        'REDIS_POOL_MAX',
+        'REDIS_CONNECT_TIMEOUT_MS',
+        'REDIS_COMMAND_TIMEOUT_MS',
+        'REDIS_ACQUIRE_TIMEOUT_MS',
+        'REDIS_RETRY_MAX_MS',
+        'REDIS_IDLE_CHECK_MS',
+        'REDIS_TLS_CA_FILE',
+        'REDIS_METRICS_NAMESPACE',
+        'REDIS_METRICS',
+        'REDIS_CONNECT_ON_INIT',
+      ].sort(),
+    );
+    expect(error.message).toContain('REDIS_POOL_MAX: expected an integer from 1 to 1000, got "0"');
+    expect(error.message).toContain('REDIS_CLUSTER: expected true or false, got "maybe"');
+    expect(error.message).toContain('REDIS_URL: expected a redis:// or rediss:// URL');
+    expect(error.message).toContain('a http:// URL');
+    expect(error.message).toContain(
+      'REDIS_RETRY_MAX_MS: expected a cap at least REDIS_RETRY_BASE_MS (100)',
+    );
+    expect(error.code).toBe('ERR_REDIS_POOL_CONFIG');
+  });
+
+  it('names the code option, not the variable, when the bad value came from code', () => {
+    const error = configError({ REDIS_POOL_MAX: '2' }, { poolMax: -1 });
+    expect(error.issues).toEqual([
+      { variable: 'options.poolMax', expected: 'an integer from 1 to 1000', received: '-1' },
+    ]);
+  });
+
+  it('rejects a database other than 0 in cluster mode and a CA file without TLS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lrp-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '');
+    const error = configError({
+      REDIS_URL: 'redis://h:6379/2',
+      REDIS_CLUSTER: 'true',
+      REDIS_TLS_CA_FILE: ca,
+    });
+    expect(error.issues.map((i) => i.variable).sort()).toEqual(['REDIS_TLS_CA_FILE', 'REDIS_URL']);
+  });
+
+  it('never prints a password: not in errors, not when the config is logged', () => {
+    const urls = [
+      `redis://default:${PASSWORD}@host:6379/abc`,
+      `rediss://:${PASSWORD}@host:notaport`,
+      `redis://${PASSWORD}@`,
+      `redis://user:${PASSWORD}@with@at@host/notadb`,
+      PASSWORD,
+      `ftp://user:${PASSWORD}@host`,
+    ];
+    for (const url of urls) {
+      const error = configError({ REDIS_URL: url });
+      expect(error.message).not.toContain(PASSWORD);
+      expect(JSON.stringify(error.issues)).not.toContain(PASSWORD);
+      expect(error.message).toContain('REDIS_URL');
+    }
+    const config = loadConfig({ REDIS_URL: `redis://app:${PASSWORD}@host:6379` });
+    expect(JSON.stringify(config)).not.toContain(PASSWORD);
+    expect(inspect(config, { depth: 10 })).not.toContain(PASSWORD);
+    expect(String(config.endpoint.password)).toBe('***');
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides passwords in userinfo and query parameters, keeps the rest', () => {
+    expect(redactUrl('redis://u:p@h:1/0')).toBe('redis://u:***@h:1/0');
+    expect(redactUrl('redis://:p@h')).toBe('redis://:***@h');
+    expect(redactUrl('redis://h:6379?password=p&x=1')).toBe('redis://h:6379?password=***&x=1');
+    expect(redactUrl('redis://h:6379')).toBe('redis://h:6379');
+  });
+});
