@@ -148,10 +148,14 @@ export class RedisPool {
     return this.#lease(grant, start);
   }
 
-  /** Opens the shared connection ahead of the first acquire (e.g. during Lambda's init phase). */
+  /**
+   * Opens the shared connection ahead of the first acquire (e.g. during Lambda's init phase).
+   * Not counted as a lease, so reuse figures describe real traffic.
+   */
   async warm(): Promise<void> {
-    const lease = await this.acquire();
-    await lease.release();
+    if (this.#closed) throw new PoolClosedError();
+    const grant = await this.#acquireConnection(false, Date.now() + this.config.acquireTimeoutMs);
+    await this.#releaseShared(grant.conn, undefined);
   }
 
   stats(): PoolStats {
@@ -213,6 +217,11 @@ export class RedisPool {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
         if (this.#isConnectFailure(error) && !this.#closed && this.#retryAt < deadline) continue;
         throw error;
+      }
+      if (!grant.conn.ready) {
+        // ioredis already knows it is gone; the 'end' event just has not arrived yet.
+        this.#discard(grant.conn);
+        continue;
       }
       if (!grant.check || (await this.#validate(grant.conn, deadline))) return grant;
       // It failed its PING and was discarded: get another one.
