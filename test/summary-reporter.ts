@@ -19,7 +19,9 @@ export default class SummaryReporter implements Reporter {
     }
     // A module that failed to load has no failed test of its own: count it once.
     const brokenModules = testModules.filter(
-      (m) => m.state() === 'failed' && ![...m.children.allTests()].some((t) => t.result().state === 'failed'),
+      (m) =>
+        m.state() === 'failed' &&
+        ![...m.children.allTests()].some((t) => t.result().state === 'failed'),
     ).length;
     process.stdout.write(
       `\ntests: ${passed} passed, ${failed + brokenModules} failed${skipped ? `, ${skipped} skipped` : ''}\n`,
