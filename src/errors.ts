@@ -69,3 +69,16 @@ export class PoolClosedError extends RedisPoolError {
     super('ERR_REDIS_POOL_CLOSED', 'The Redis pool is closed');
   }
 }
+
+/**
+ * withRedisPool answered for a handler still running shortly before Lambda's deadline (the
+ * handler goes on in the background; its lease was released and its metrics flushed).
+ */
+export class DeadlineError extends RedisPoolError {
+  constructor(marginMs: number) {
+    super(
+      'ERR_REDIS_POOL_DEADLINE',
+      `The handler was still running ${marginMs} ms before the Lambda deadline`,
+    );
+  }
+}

@@ -50,6 +50,12 @@ export interface Lease {
    * never rejects.
    */
   release(error?: unknown): Promise<void>;
+  /**
+   * Hands the lease back and destroys its connection, whatever its state (e.g. work on it may
+   * still be running). A shared connection goes for every lease that holds it. Idempotent
+   * together with `release`.
+   */
+  destroy(): Promise<void>;
 }
 
 export interface PoolStats {
@@ -430,35 +436,37 @@ export class RedisPool {
     const { conn } = grant;
     const exclusive = conn.exclusive;
     let released: Promise<void> | undefined;
+    const release = (error: unknown, destroy: boolean) => {
+      released ??= exclusive
+        ? this.#releaseExclusive(conn, error, destroy)
+        : this.#releaseShared(conn, error, destroy);
+      return released;
+    };
     return {
       redis: conn.client,
       exclusive,
       reused: !grant.fresh,
       acquireMs: Date.now() - start,
-      release: (error?: unknown) => {
-        released ??= exclusive
-          ? this.#releaseExclusive(conn, error)
-          : this.#releaseShared(conn, error);
-        return released;
-      },
+      release: (error?: unknown) => release(error, false),
+      destroy: () => release(undefined, true),
     };
   }
 
-  async #releaseShared(conn: PooledConnection, error: unknown): Promise<void> {
+  async #releaseShared(conn: PooledConnection, error: unknown, destroy = false): Promise<void> {
     conn.leases = Math.max(0, conn.leases - 1);
     if (conn.leases === 0) conn.lastReleasedAt = Date.now();
     // A shared connection switched to another db or to subscriber mode would misroute every
     // other lease's commands: it goes at once.
-    if (isConnectionError(error) || !conn.ready || this.#isTainted(conn)) {
+    if (destroy || isConnectionError(error) || !conn.ready || this.#isTainted(conn)) {
       this.#discard(conn);
       return;
     }
     if (conn.leases === 0 && this.#waiters.length > 0) this.#dispatch();
   }
 
-  async #releaseExclusive(conn: PooledConnection, error: unknown): Promise<void> {
+  async #releaseExclusive(conn: PooledConnection, error: unknown, destroy: boolean): Promise<void> {
     if (!this.#connections.has(conn)) return;
-    if (isConnectionError(error) || !conn.ready || !(await this.#reset(conn))) {
+    if (destroy || isConnectionError(error) || !conn.ready || !(await this.#reset(conn))) {
       this.#discard(conn);
       return;
     }

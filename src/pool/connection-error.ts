@@ -3,7 +3,7 @@
  * error is destroyed (the next lease gets a fresh connection); a command error such as
  * WRONGTYPE says nothing about the connection, which stays in the pool.
  */
-import { RedisPoolError } from '../errors.js';
+import { RedisUnavailableError } from '../errors.js';
 
 /** Socket errors that mean the peer is gone or unreachable. */
 const SOCKET_CODES = new Set([
@@ -38,7 +38,7 @@ const REPLY_PREFIXES = ['READONLY', 'LOADING', 'MASTERDOWN'];
 
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error instanceof RedisPoolError) return true;
+  if (error instanceof RedisUnavailableError) return true;
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && SOCKET_CODES.has(code)) return true;
   if (error.name === 'ReplyError') return REPLY_PREFIXES.some((p) => error.message.startsWith(p));

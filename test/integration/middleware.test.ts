@@ -1,0 +1,382 @@
+/**
+ * withRedisPool() and the middy middleware against real redis-server processes, with a
+ * Lambda-shaped context; EMF documents are read from what the code writes to stdout.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanupRedisPool,
+  closeRedisPools,
+  getRedisPool,
+  METRIC_DIMENSION,
+  METRIC_NAMES,
+  METRIC_UNITS,
+  type MetricKey,
+  type RedisContext,
+  RedisPoolError,
+  type RedisPoolOptions,
+  redisPool,
+  withRedisPool,
+} from '../../src/index.js';
+import { captureStdout, type EmfDocument, lambdaContext, metric } from '../helpers/lambda.js';
+import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+
+afterEach(closeRedisPools);
+afterAll(stopAll);
+
+const NAMESPACE = 'LambdaRedisPoolTest';
+
+/** Pool options for one test's own server: a distinct options object means a distinct pool. */
+function poolOptions(server: RedisServer, extra: RedisPoolOptions = {}): RedisPoolOptions {
+  return { url: server.url, metricsNamespace: NAMESPACE, ...extra };
+}
+
+const sum = (docs: EmfDocument[], name: string) =>
+  docs.reduce((total, d) => total + metric(d, name), 0);
+
+describe('withRedisPool', () => {
+  it('1,000 sequential invocations create one connection; every one after the first reuses it', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const handler = withRedisPool(
+      async (_event: unknown, context: RedisContext) => context.redis.incr('hits'),
+      {
+        pool: options,
+      },
+    );
+    const { result, emf } = await captureStdout(async () => {
+      const results: number[] = [];
+      for (let i = 0; i < 1_000; i++) results.push(await handler({}, lambdaContext()));
+      return results;
+    });
+    expect(result.at(-1)).toBe(1_000);
+    const stats = getRedisPool(options).stats();
+    expect(stats.connectionsCreated).toBe(1);
+    expect(emf).toHaveLength(1_000);
+    expect(emf.map((d) => metric(d, METRIC_NAMES.connectionReused))).toEqual([
+      0,
+      ...Array(999).fill(1),
+    ]);
+    expect(sum(emf, METRIC_NAMES.connectionsCreated)).toBe(1);
+    expect(emf.filter((d) => metric(d, METRIC_NAMES.coldStart) === 1).length).toBeLessThanOrEqual(
+      1,
+    );
+    expect((await server.clientList()).length).toBe(1);
+  });
+
+  it('writes one valid EMF document per invocation whose values agree with stats()', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    let during: ReturnType<ReturnType<typeof getRedisPool>['stats']> | undefined;
+    const handler = withRedisPool(
+      async (_event: unknown, context: RedisContext) => {
+        during = getRedisPool(options).stats();
+        return context.redis.ping();
+      },
+      { pool: options },
+    );
+    const { emf } = await captureStdout(() => handler({}, lambdaContext(3_000, 'orders-api')));
+    expect(emf).toHaveLength(1);
+    const doc = emf[0] as EmfDocument;
+
+    // The EMF specification: _aws.Timestamp, CloudWatchMetrics with Namespace, Dimensions
+    // (arrays of names present at the root) and Metrics (Name + Unit), values at the root.
+    expect(Number.isInteger(doc._aws.Timestamp)).toBe(true);
+    expect(Math.abs(doc._aws.Timestamp - Date.now())).toBeLessThan(60_000);
+    const [directive] = doc._aws.CloudWatchMetrics;
+    expect(directive?.Namespace).toBe(NAMESPACE);
+    expect(directive?.Dimensions).toEqual([[METRIC_DIMENSION]]);
+    expect(typeof doc[METRIC_DIMENSION]).toBe('string');
+    for (const { Name, Unit } of directive?.Metrics ?? []) {
+      const key = (Object.keys(METRIC_NAMES) as MetricKey[]).find((k) => METRIC_NAMES[k] === Name);
+      expect(key, `unknown metric ${Name}`).toBeDefined();
+      expect(Unit).toBe(METRIC_UNITS[key as MetricKey]);
+      expect(typeof doc[Name]).toBe('number');
+    }
+    expect(directive?.Metrics.map((m) => m.Name).sort()).toEqual(
+      Object.values(METRIC_NAMES)
+        .filter((n) => n !== METRIC_NAMES.acquireErrors || doc[n] !== undefined)
+        .sort(),
+    );
+
+    const after = getRedisPool(options).stats();
+    expect(metric(doc, METRIC_NAMES.connectionsCreated)).toBe(after.connectionsCreated);
+    expect(metric(doc, METRIC_NAMES.connectionsFailed)).toBe(after.connectionsFailed);
+    expect(metric(doc, METRIC_NAMES.reconnects)).toBe(after.reconnects);
+    expect(metric(doc, METRIC_NAMES.validationFailures)).toBe(after.validationFailures);
+    expect(metric(doc, METRIC_NAMES.connectionsActive)).toBe(during?.active);
+    expect(metric(doc, METRIC_NAMES.connectionsIdle)).toBe(during?.idle);
+    expect(metric(doc, METRIC_NAMES.connectionReused)).toBe(0);
+    expect(metric(doc, METRIC_NAMES.acquireErrors)).toBe(0);
+    expect(metric(doc, METRIC_NAMES.acquireLatency)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a handler that throws: lease released, metrics flushed once, the same error reaches the caller', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const failure = new TypeError('business logic failed');
+    const handler = withRedisPool(
+      async (_event: unknown, context: RedisContext) => {
+        await context.redis.set('k', 'v');
+        throw failure;
+      },
+      { pool: options },
+    );
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext()).catch((e: unknown) => e),
+    );
+    expect(result).toBe(failure);
+    expect(emf).toHaveLength(1);
+    // Not a connection error: the connection stays for the next invocation.
+    expect(getRedisPool(options).stats()).toMatchObject({ active: 0, idle: 1, connectionsLost: 0 });
+  });
+
+  it('a connection-level error destroys the connection; the next invocation gets a new one', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server, { commandTimeoutMs: 100 });
+    const handler = withRedisPool(
+      async (event: { sleep: boolean }, context: RedisContext) =>
+        event.sleep ? context.redis.call('DEBUG', 'SLEEP', '0.3') : context.redis.ping(),
+      { pool: options },
+    );
+    const error = await captureStdout(() =>
+      handler({ sleep: true }, lambdaContext()).catch((e: unknown) => e),
+    );
+    expect(String(error.result)).toMatch(/Command timed out/);
+    expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
+    const next = await captureStdout(() => handler({ sleep: false }, lambdaContext()));
+    expect(next.result).toBe('PONG');
+    expect(metric(next.emf[0] as EmfDocument, METRIC_NAMES.connectionReused)).toBe(0);
+    expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
+  });
+
+  it('64 concurrent invocations share one connection and write 64 documents whose counts add up', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const handler = withRedisPool(
+      async (event: { i: number }, context: RedisContext) => {
+        await context.redis.set(`c:${event.i}`, String(event.i));
+        await new Promise((r) => setTimeout(r, 10));
+        return context.redis.get(`c:${event.i}`);
+      },
+      { pool: options },
+    );
+    const { result, emf } = await captureStdout(() =>
+      Promise.all(Array.from({ length: 64 }, (_, i) => handler({ i }, lambdaContext()))),
+    );
+    expect(result).toEqual(Array.from({ length: 64 }, (_, i) => String(i)));
+    expect(emf).toHaveLength(64);
+    const stats = getRedisPool(options).stats();
+    expect(stats.connectionsCreated).toBe(1);
+    expect((await server.clientList()).length).toBe(1);
+    expect(sum(emf, METRIC_NAMES.connectionsCreated)).toBe(stats.connectionsCreated);
+    expect(sum(emf, METRIC_NAMES.connectionReused)).toBe(stats.reused);
+    expect(sum(emf, METRIC_NAMES.acquireErrors)).toBe(0);
+    // Each document is whole: every metric once, no values merged from another invocation.
+    for (const doc of emf)
+      expect(doc._aws.CloudWatchMetrics[0]?.Metrics.length).toBe(Object.keys(doc).length - 2);
+  });
+
+  it('with less time left than connecting needs, it fails fast with a typed error, well before the deadline', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    server.pause(); // connects hang: the kernel accepts, nothing answers
+    let called = false;
+    const handler = withRedisPool(
+      async () => {
+        called = true;
+      },
+      { pool: options },
+    );
+    const remaining = 600;
+    const started = Date.now();
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext(remaining)).catch((e: unknown) => e),
+    );
+    const took = Date.now() - started;
+    server.resume();
+    expect(result).toBeInstanceOf(RedisPoolError);
+    expect(called).toBe(false);
+    // The default margin keeps 250 ms of the 600 for the handler's error path.
+    expect(took).toBeLessThan(remaining - 100);
+    expect(metric(emf[0] as EmfDocument, METRIC_NAMES.acquireErrors)).toBe(1);
+  });
+
+  it('with metrics off, nothing is written to stdout', async () => {
+    const server = await startRedis();
+    const handler = withRedisPool(
+      async (_e: unknown, context: RedisContext) => context.redis.ping(),
+      {
+        pool: poolOptions(server, { metrics: false }),
+      },
+    );
+    const { result, lines } = await captureStdout(async () => {
+      await handler({}, lambdaContext());
+      return handler({}, lambdaContext());
+    });
+    expect(result).toBe('PONG');
+    expect(lines).toEqual([]);
+  });
+
+  it('answers a handler still running at the early timeout with DeadlineError and flushes once', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const handler = withRedisPool(
+      async (_e: unknown, context: RedisContext) => {
+        await context.redis.ping();
+        await new Promise((r) => setTimeout(r, 1_000));
+      },
+      { pool: options, timeoutEarlyMs: 50 },
+    );
+    const started = Date.now();
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext(300)).catch((e: unknown) => e),
+    );
+    expect((result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+    expect(Date.now() - started).toBeLessThan(300);
+    expect(emf).toHaveLength(1);
+    expect(getRedisPool(options).stats().active).toBe(0);
+  });
+});
+
+describe('redisPool() middy middleware', () => {
+  type Handler = (event: unknown, context: RedisContext) => Promise<unknown>;
+
+  /** The handler sees `context.redis` typed, without a cast. */
+  function wrap(base: Handler, options: RedisPoolOptions, ...outer: middy.MiddlewareObj[]) {
+    const handler = middy<unknown, unknown, Error, RedisContext>(base);
+    for (const m of outer) handler.use(m);
+    return handler.use(redisPool({ pool: options }));
+  }
+
+  it('sets context.redis, releases in after and flushes once', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const handler = wrap(
+      async (_e: unknown, context: RedisContext) => context.redis.incr('m'),
+      options,
+    );
+    const { result, emf } = await captureStdout(async () => {
+      await handler({}, lambdaContext() as RedisContext);
+      return handler({}, lambdaContext() as RedisContext);
+    });
+    expect(result).toBe(2);
+    expect(emf).toHaveLength(2);
+    expect(getRedisPool(options).stats()).toMatchObject({ active: 0, connectionsCreated: 1 });
+  });
+
+  it('an error in the handler reaches the caller unchanged; released and flushed once', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const failure = new Error('nope');
+    const handler = wrap(async () => Promise.reject(failure), options);
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+    );
+    expect(result).toBe(failure);
+    expect(emf).toHaveLength(1);
+    expect(getRedisPool(options).stats().active).toBe(0);
+  });
+
+  it('an inner middleware that returns early and calls cleanupRedisPool still releases and flushes once', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    let handlerRan = false;
+    const cache: middy.MiddlewareObj = {
+      before: async (request) => {
+        await cleanupRedisPool(request);
+        return { statusCode: 200, body: 'from cache' };
+      },
+    };
+    // Inner: its before runs after the pool's, so the lease is already out when it returns.
+    const handler = middy<unknown, unknown, Error, RedisContext>(async () => {
+      handlerRan = true;
+    })
+      .use(redisPool({ pool: options }))
+      .use(cache);
+    const { result, emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    expect(result).toEqual({ statusCode: 200, body: 'from cache' });
+    expect(handlerRan).toBe(false);
+    expect(emf).toHaveLength(1);
+    expect(getRedisPool(options).stats().active).toBe(0);
+  });
+
+  it("a lease left behind by an early return that skipped cleanup is reclaimed once its invocation's deadline passed", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server, { poolMax: 1 });
+    const rude: middy.MiddlewareObj = { before: async () => 'early' };
+    const leaky = middy<unknown, unknown, Error, RedisContext>(async () => 'handler')
+      .use(redisPool({ pool: options, exclusive: true, deadlineMarginMs: 0 }))
+      .use(rude);
+    const normal = middy<unknown, unknown, Error, RedisContext>(
+      async (_e: unknown, context: RedisContext) => context.redis.ping(),
+    ).use(redisPool({ pool: options, exclusive: true }));
+    const first = await captureStdout(() => leaky({}, lambdaContext(200) as RedisContext));
+    expect(first.result).toBe('early');
+    expect(first.emf).toHaveLength(0);
+    expect(getRedisPool(options).stats().active).toBe(1);
+    await new Promise((r) => setTimeout(r, 250));
+    // Another invocation of the same wrapper reclaims it; a different wrapper waits for it.
+    const second = await captureStdout(() => leaky({}, lambdaContext() as RedisContext));
+    expect(second.emf).toHaveLength(1); // the abandoned invocation's document, flushed once
+    const third = await captureStdout(() =>
+      normal({}, lambdaContext(600) as RedisContext).catch((e: unknown) => e),
+    );
+    expect(third.result).toBeInstanceOf(RedisPoolError); // the second leaky lease holds the only connection
+    expect(getRedisPool(options).stats().connectionsCreated).toBe(2); // the abandoned exclusive one was destroyed
+  });
+
+  it("middy's early timeout still releases and flushes once", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const handler = middy<unknown, unknown, Error, RedisContext>(
+      async (_e: unknown, context: RedisContext) => {
+        await context.redis.ping();
+        await new Promise((r) => setTimeout(r, 1_000));
+      },
+      { timeoutEarlyInMillis: 50 },
+    ).use(redisPool({ pool: options }));
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext(300) as RedisContext).catch((e: unknown) => e),
+    );
+    expect((result as Error).name).toBe('TimeoutError');
+    expect(emf).toHaveLength(1);
+    expect(getRedisPool(options).stats().active).toBe(0);
+  });
+
+  it("with the user's own Powertools Metrics, the pool's metrics land in the user's single document", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const metrics = new Metrics({ namespace: 'Shop', serviceName: 'orders' });
+    const handler = middy<unknown, unknown, Error, RedisContext>(
+      async (_e: unknown, context: RedisContext) => {
+        metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);
+        return context.redis.ping();
+      },
+    )
+      .use(logMetrics(metrics))
+      .use(redisPool({ pool: options, metrics }));
+    const { emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    expect(emf).toHaveLength(1);
+    const doc = emf[0] as EmfDocument;
+    expect(doc._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop');
+    expect(metric(doc, 'OrdersPlaced')).toBe(1);
+    expect(metric(doc, METRIC_NAMES.connectionsCreated)).toBe(1);
+    expect(metric(doc, METRIC_NAMES.acquireLatency)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('types context.redis for the handler', () => {
+    // Compile-time: `context.redis.get` type-checks without a cast (tsc runs over tests).
+    const typed = async (_event: unknown, context: RedisContext) => context.redis.get('k');
+    const plain: (event: unknown, context: Context) => Promise<string | null> = withRedisPool(
+      typed,
+      {
+        pool: { metrics: false },
+      },
+    );
+    expect(typeof plain).toBe('function');
+  });
+});
