@@ -21,6 +21,7 @@ export function getRedisPool(options: RedisPoolOptions = {}): RedisPool {
   if (!pool || pool.closed) {
     pool = new RedisPool(options);
     pools.set(key, pool);
+    closeOnSigterm();
     if (pool.config.connectOnInit) {
       // Failure here is not fatal: the first acquire retries under the backoff schedule.
       pool.warm().catch(() => {});
@@ -34,4 +35,25 @@ export async function closeRedisPools(): Promise<void> {
   const all = [...pools.values()];
   pools.clear();
   await Promise.all(all.map((pool) => pool.close()));
+}
+
+let sigtermHooked = false;
+
+/**
+ * Lambda sends SIGTERM before it shuts an environment down (when extensions are registered):
+ * QUIT every connection then, so the server sees clean disconnects instead of dead sockets
+ * it keeps until its idle timeout. Afterwards the signal gets what it would have had without
+ * us: the other listeners, or the default action, which ends the process.
+ */
+function closeOnSigterm(): void {
+  if (sigtermHooked) return;
+  sigtermHooked = true;
+  const onSigterm = () => {
+    process.removeListener('SIGTERM', onSigterm);
+    sigtermHooked = false;
+    closeRedisPools().finally(() => {
+      if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+    });
+  };
+  process.on('SIGTERM', onSigterm);
 }
