@@ -1,0 +1,104 @@
+/**
+ * A bounded load against Redis: `concurrency` loops issuing commands back to back until a stop
+ * time, recording every command's latency. Keys live under one prefix and expire, so a test
+ * never leaves anything behind in a real cache.
+ */
+import type { RedisClient } from '../pool/connection.js';
+import type { Op, ThroughputParams } from './throughput-params.js';
+
+export const KEY_PREFIX = 'lrp:throughput:';
+/** Written keys expire after this long. */
+export const KEY_TTL_SECONDS = 60;
+
+export interface LoadResult {
+  readonly ops: number;
+  readonly errors: number;
+  /** Time the load actually ran. */
+  readonly durationMs: number;
+  readonly opsPerSec: number;
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly max: number;
+  };
+  /** The first few distinct error messages, for a reader of the report. */
+  readonly errorSamples: readonly string[];
+}
+
+/** Runs the load until `stopAt` (a performance.now() time) and reports what it did. */
+export async function runLoad(
+  redis: RedisClient,
+  params: ThroughputParams,
+  stopAt: number,
+): Promise<LoadResult> {
+  const value = 'x'.repeat(params.valueBytes);
+  const latencies = new LatencyRecorder();
+  const errorSamples = new Set<string>();
+  let errors = 0;
+  let sequence = 0;
+
+  const command = (op: Op): Promise<unknown> => {
+    const key = `${KEY_PREFIX}${sequence++ % params.keyspace}`;
+    // mixed: one SET for every four GETs, a common cache read/write ratio.
+    const write = op === 'set' || (op === 'mixed' && sequence % 5 === 0);
+    return write ? redis.set(key, value, 'EX', KEY_TTL_SECONDS) : redis.get(key);
+  };
+
+  const worker = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      const started = performance.now();
+      try {
+        await command(params.op);
+        latencies.add(performance.now() - started);
+      } catch (error) {
+        errors++;
+        if (errorSamples.size < 5)
+          errorSamples.add(error instanceof Error ? error.message : String(error));
+        // A failing connection answers at once: do not spin on it.
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+  };
+
+  const started = performance.now();
+  await Promise.all(Array.from({ length: params.concurrency }, worker));
+  const durationMs = performance.now() - started;
+  const ops = latencies.count;
+  return {
+    ops,
+    errors,
+    durationMs: round(durationMs),
+    opsPerSec: durationMs > 0 ? Math.round((ops / durationMs) * 1_000) : 0,
+    latencyMs: latencies.percentiles(),
+    errorSamples: [...errorSamples],
+  };
+}
+
+/** Every latency, kept exactly: a few million doubles at most within the duration limit. */
+class LatencyRecorder {
+  #values = new Float64Array(1 << 14);
+  count = 0;
+
+  add(ms: number): void {
+    if (this.count === this.#values.length) {
+      const grown = new Float64Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.count++] = ms;
+  }
+
+  /** Nearest-rank percentiles. */
+  percentiles(): LoadResult['latencyMs'] {
+    if (this.count === 0) return { p50: 0, p95: 0, p99: 0, max: 0 };
+    const sorted = this.#values.slice(0, this.count).sort();
+    const at = (p: number) =>
+      round(sorted[Math.min(this.count - 1, Math.ceil((p / 100) * this.count) - 1)] ?? 0);
+    return { p50: at(50), p95: at(95), p99: at(99), max: round(sorted[this.count - 1] ?? 0) };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1_000) / 1_000;
+}

@@ -1,0 +1,102 @@
+/**
+ * Parameters of the throughput test, from a query string (GET) or a JSON body (POST).
+ * Every bad parameter is named in one 400, so a caller fixes them all at once.
+ */
+import { type ApiRequest, BadRequest } from './http.js';
+
+export const OPS = ['get', 'set', 'mixed'] as const;
+export type Op = (typeof OPS)[number];
+
+export interface ThroughputParams {
+  /** How long to run. */
+  readonly durationMs: number;
+  /** Commands in flight at once (all on the function's one shared connection). */
+  readonly concurrency: number;
+  /** `get`, `set`, or `mixed` (4 GETs to 1 SET). */
+  readonly op: Op;
+  /** Size of each value written. */
+  readonly valueBytes: number;
+  /** Distinct keys used. */
+  readonly keyspace: number;
+}
+
+interface Range {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+}
+
+/**
+ * API Gateway ends a request after 29 s: the run, the setup and the report must fit in it.
+ * The other limits keep one test from turning into a load attack on a shared cache.
+ */
+export const LIMITS: Readonly<
+  Record<'durationMs' | 'concurrency' | 'valueBytes' | 'keyspace', Range>
+> = {
+  durationMs: { min: 1, max: 25_000, default: 1_000 },
+  concurrency: { min: 1, max: 1_000, default: 50 },
+  valueBytes: { min: 1, max: 65_536, default: 100 },
+  keyspace: { min: 1, max: 1_000_000, default: 1_000 },
+};
+
+const KNOWN = new Set(['durationMs', 'concurrency', 'op', 'valueBytes', 'keyspace']);
+
+export function parseThroughputParams(request: ApiRequest): ThroughputParams {
+  const input = request.method === 'POST' ? bodyParams(request.body) : request.query;
+  const problems: string[] = [];
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key))
+      problems.push(`${key}: unknown parameter (known: ${[...KNOWN].join(', ')})`);
+  }
+  const integer = (key: keyof typeof LIMITS): number => {
+    const range = LIMITS[key];
+    const value = input[key];
+    if (value === undefined || value === '') return range.default;
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^-?\d+$/.test(value.trim())
+          ? Number(value)
+          : Number.NaN;
+    if (!Number.isInteger(n) || n < range.min || n > range.max) {
+      problems.push(
+        `${key}: expected an integer from ${range.min} to ${range.max}, got ${describe(value)}`,
+      );
+      return range.default;
+    }
+    return n;
+  };
+  const params = {
+    durationMs: integer('durationMs'),
+    concurrency: integer('concurrency'),
+    valueBytes: integer('valueBytes'),
+    keyspace: integer('keyspace'),
+    op: 'get' as Op,
+  };
+  const op = input.op ?? 'get';
+  if (typeof op === 'string' && (OPS as readonly string[]).includes(op)) params.op = op as Op;
+  else problems.push(`op: expected one of ${OPS.join(', ')}, got ${describe(op)}`);
+  if (problems.length > 0) throw new BadRequest(problems.join('; '));
+  return params;
+}
+
+function bodyParams(body: string | undefined): Record<string, unknown> {
+  if (body === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new BadRequest('body: expected a JSON object, got malformed JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BadRequest(
+      `body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : describe(parsed)}`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}

@@ -1,0 +1,163 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { lambdaContext } from '../helpers/lambda.js';
+import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+import { closeFreshPools, importThroughput } from './load-module.js';
+
+afterEach(closeFreshPools);
+afterAll(stopAll);
+
+function get(query: Record<string, string>): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'GET',
+    path: '/api/v1/test/redis',
+    queryStringParameters: query,
+    body: null,
+  } as APIGatewayProxyEvent;
+}
+function post(body: string): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'POST',
+    path: '/api/v1/test/redis',
+    queryStringParameters: null,
+    body,
+  } as APIGatewayProxyEvent;
+}
+
+let server: RedisServer;
+
+async function throughput() {
+  server ??= await startRedis();
+  return (await importThroughput({ REDIS_URL: server.url, REDIS_METRICS: 'false' })).handler;
+}
+
+interface Report {
+  ops: number;
+  errors: number;
+  durationMs: number;
+  opsPerSec: number;
+  stoppedEarly: boolean;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  params: {
+    durationMs: number;
+    concurrency: number;
+    op: string;
+    valueBytes: number;
+    keyspace: number;
+  };
+  pool: { connectionsCreated: number };
+}
+
+describe('GET|POST /api/v1/test/redis', () => {
+  it('runs a load whose counts are consistent and whose percentiles are ordered', async () => {
+    const handler = await throughput();
+    const response = await handler(
+      get({ durationMs: '300', concurrency: '20', op: 'mixed', valueBytes: '64', keyspace: '50' }),
+      lambdaContext(10_000),
+    );
+    expect(response.statusCode).toBe(200);
+    const r = JSON.parse(response.body) as Report;
+    expect(r.params).toEqual({
+      durationMs: 300,
+      concurrency: 20,
+      op: 'mixed',
+      valueBytes: 64,
+      keyspace: 50,
+    });
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.errors).toBe(0);
+    expect(r.durationMs).toBeGreaterThan(300 * 0.9);
+    // ops ≈ opsPerSec × duration (rounding only).
+    expect(Math.abs(r.ops - (r.opsPerSec * r.durationMs) / 1_000)).toBeLessThanOrEqual(
+      Math.max(2, r.ops * 0.01),
+    );
+    const { p50, p95, p99, max } = r.latencyMs;
+    expect(p50).toBeGreaterThan(0);
+    expect(p50).toBeLessThanOrEqual(p95);
+    expect(p95).toBeLessThanOrEqual(p99);
+    expect(p99).toBeLessThanOrEqual(max);
+    expect(r.pool.connectionsCreated).toBe(1);
+    expect(r.stoppedEarly).toBe(false);
+    // Keys stay under the prefix and expire.
+    const keys = (await server.cli('KEYS', '*')).split('\n').filter(Boolean);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.startsWith('lrp:throughput:'))).toBe(true);
+    expect(Number(await server.cli('TTL', keys[0] ?? ''))).toBeGreaterThan(0);
+  });
+
+  it('takes parameters from a JSON body (POST) and from an HTTP API (payload 2.0) event', async () => {
+    const handler = await throughput();
+    const viaPost = await handler(
+      post('{"durationMs":100,"concurrency":5,"op":"set"}'),
+      lambdaContext(10_000),
+    );
+    expect(viaPost.statusCode).toBe(200);
+    expect((JSON.parse(viaPost.body) as Report).params).toMatchObject({
+      op: 'set',
+      concurrency: 5,
+    });
+
+    const v2 = {
+      version: '2.0',
+      rawPath: '/api/v1/test/redis',
+      requestContext: { http: { method: 'GET' } },
+      queryStringParameters: { durationMs: '100', op: 'get' },
+    } as unknown as APIGatewayProxyEventV2;
+    const viaV2 = await handler(v2 as unknown as APIGatewayProxyEvent, lambdaContext(10_000));
+    expect(viaV2.statusCode).toBe(200);
+    expect((JSON.parse(viaV2.body) as Report).params).toMatchObject({ op: 'get', durationMs: 100 });
+  });
+
+  it('stops before the invocation deadline and says so', async () => {
+    const handler = await throughput();
+    const started = Date.now();
+    const response = await handler(get({ durationMs: '5000' }), lambdaContext(1_500));
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const r = JSON.parse(response.body) as Report;
+    expect(response.statusCode).toBe(200);
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.durationMs).toBeLessThan(5_000);
+  });
+
+  const bad: Array<[string, APIGatewayProxyEvent, RegExp]> = [
+    [
+      'negative duration',
+      get({ durationMs: '-5' }),
+      /durationMs: expected an integer from 1 to 25000, got "-5"/,
+    ],
+    ['huge duration', get({ durationMs: '30000' }), /durationMs/],
+    ['non-numeric concurrency', get({ concurrency: 'lots' }), /concurrency: expected an integer/],
+    ['fractional value size', get({ valueBytes: '1.5' }), /valueBytes/],
+    ['huge value size', get({ valueBytes: '10000000' }), /valueBytes/],
+    ['zero keyspace', get({ keyspace: '0' }), /keyspace/],
+    ['unknown op', get({ op: 'flushall' }), /op: expected one of get, set, mixed, got "flushall"/],
+    ['unknown parameter', get({ durationMS: '10' }), /durationMS: unknown parameter/],
+    [
+      'malformed JSON',
+      post('{"durationMs": 10'),
+      /body: expected a JSON object, got malformed JSON/,
+    ],
+    ['JSON that is not an object', post('[1,2]'), /body: expected a JSON object, got an array/],
+    ['wrong JSON type', post('{"concurrency":"5x"}'), /concurrency/],
+  ];
+  for (const [name, event, reason] of bad) {
+    it(`answers 400 naming the parameter: ${name}`, async () => {
+      const handler = await throughput();
+      const response = await handler(event, lambdaContext());
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body).message).toMatch(reason);
+    });
+  }
+
+  it('names every bad parameter in one 400', async () => {
+    const handler = await throughput();
+    const response = await handler(
+      get({ durationMs: 'x', concurrency: '0', op: 'del' }),
+      lambdaContext(),
+    );
+    const { message } = JSON.parse(response.body) as { message: string };
+    expect(message).toMatch(/durationMs/);
+    expect(message).toMatch(/concurrency/);
+    expect(message).toMatch(/op/);
+  });
+});
