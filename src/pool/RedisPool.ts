@@ -221,7 +221,10 @@ export class RedisPool {
         grant = await this.#next(exclusive, deadline);
       } catch (error) {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
-        if (this.#isConnectFailure(error) && !this.#closed && this.#retryAt < deadline) continue;
+        // A deadline that has passed ends it, whatever the error says: the deadline timer
+        // also reports RedisUnavailableError while attempts are failing.
+        const retry = this.#isConnectFailure(error) && !this.#closed;
+        if (retry && Date.now() < deadline && this.#retryAt < deadline) continue;
         throw error;
       }
       if (!grant.conn.ready) {

@@ -3,10 +3,31 @@
  * invocations) against real redis-servers started on free ports.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../src/local/index.js';
 import { startRedis, stopAll } from '../helpers/redis-server.js';
-import { figure, invoke, metricOf, resultOf, startFunction, stopFunctions } from './support.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import {
+  emfDocuments,
+  figure,
+  invoke,
+  metricOf,
+  outcomeOf,
+  poolClients,
+  quitCalls,
+  resultOf,
+  sleep,
+  startFunction,
+  stopFunctions,
+  TYPED_POOL_ERRORS,
+  watchCommands,
+} from './support.js';
 
-afterEach(stopFunctions);
+const proxies: TcpProxy[] = [];
+
+afterEach(async () => {
+  await stopFunctions();
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
 afterAll(stopAll);
 
 describe('warm reuse', () => {
@@ -29,5 +50,292 @@ describe('warm reuse', () => {
       (await server.clientList()).filter((c) => c.name?.startsWith('reliability:')),
     ).toHaveLength(4);
     expect(reports.filter((r) => metricOf(r, 'connectionReused') === 1)).toHaveLength(996);
+  });
+});
+
+describe('freeze', () => {
+  it('a connection the server dropped for idleness during a freeze is replaced unseen', async () => {
+    const server = await startRedis({ args: ['--timeout', '1'] });
+    const sim = await startFunction(server.url);
+    const first = await invoke(sim, { op: 'ping' });
+    expect(resultOf(first).value).toBe('PONG');
+    const [before] = await poolClients(server);
+    expect(before?.name).toBeDefined();
+    const frozen = await sim.waitFor((env) => env.state === 'frozen');
+    expect(frozen.id).toBe(first.environmentId);
+
+    // The server closes the connection once it has been idle over a second.
+    await expect.poll(() => poolClients(server), { timeout: 5_000, interval: 100 }).toHaveLength(0);
+
+    const second = await invoke(sim, { op: 'ping' }, first.environmentId);
+    expect(second.environmentId).toBe(first.environmentId);
+    expect(second.coldStart).toBe(false);
+    const result = resultOf(second);
+    expect(result.value).toBe('PONG');
+    figure('invocation after the idle drop (ms)', Math.round(second.durationMs));
+    // Whether the PING of the idle check or the socket's end reached the pool first, the dead
+    // connection is discarded and one connection replaces it, inside the acquire.
+    const validationFailures = metricOf(second, 'validationFailures');
+    figure(
+      'how the pool noticed',
+      validationFailures === 1 ? 'idle-check PING failed' : 'socket end seen on thaw',
+    );
+    expect(validationFailures).toBeLessThanOrEqual(1);
+    expect(metricOf(second, 'reconnects')).toBe(1);
+    expect(metricOf(second, 'connectionsCreated')).toBe(1);
+    expect(metricOf(second, 'connectionReused')).toBe(0);
+    expect(metricOf(second, 'acquireErrors')).toBe(0);
+    expect(result.stats.connectionsLost).toBe(1);
+    const after = await poolClients(server);
+    expect(after).toHaveLength(1);
+    expect(after[0]?.name).not.toBe(before?.name);
+  });
+
+  it('silent network loss during a freeze fails fast with a typed error, then recovers', async () => {
+    const server = await startRedis();
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const timeoutMs = 2_000;
+    const sim = await startFunction(proxy.url, {}, { timeoutMs });
+    const first = await invoke(sim, { op: 'ping' });
+    expect(resultOf(first).value).toBe('PONG');
+    const envId = first.environmentId;
+    await sim.waitFor((env) => env.id === envId && env.state === 'frozen');
+    // Idle longer than REDIS_IDLE_CHECK_MS (100), so the next lease is checked first.
+    await sleep(150);
+
+    proxy.blackhole(true);
+    const lost = await invoke(sim, { op: 'ping' }, envId);
+    figure(
+      'invocation during the blackhole (ms)',
+      `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
+    );
+    figure('its acquire (ms; REDIS_ACQUIRE_TIMEOUT_MS 1000)', metricOf(lost, 'acquireLatency'));
+    expect(lost.timedOut).toBe(false);
+    if (!lost.ok) expect(TYPED_POOL_ERRORS).toContain(lost.error?.errorType);
+    // The acquire gives up at REDIS_ACQUIRE_TIMEOUT_MS (1000), well inside the 250 ms the pool
+    // keeps free before Lambda's deadline.
+    expect(lost.durationMs).toBeLessThan(timeoutMs - 250);
+
+    proxy.blackhole(false);
+    const healed = Date.now();
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const report = await invoke(sim, { op: 'ping' }, envId);
+      outcomes.push(outcomeOf(report));
+      expect(report.timedOut).toBe(false);
+      if (report.ok) break;
+      expect(TYPED_POOL_ERRORS).toContain(report.error?.errorType);
+    }
+    figure('outcomes after the network came back', outcomes.join(', '));
+    figure('network back to first success (ms)', Date.now() - healed);
+    expect(outcomes.at(-1)).toBe('ok');
+    const later = await invoke(sim, { op: 'ping' }, envId);
+    expect(resultOf(later).value).toBe('PONG');
+    expect(metricOf(later, 'connectionReused')).toBe(1);
+    expect(proxy.totalConnections()).toBeGreaterThan(1);
+  });
+
+  it('silent network loss: an acquire bounded by the Lambda deadline ends before it', async () => {
+    // As above, but the invocation's deadline is what bounds the acquire (2000 - 250 ms margin),
+    // not REDIS_ACQUIRE_TIMEOUT_MS, and a connect attempt (1000 ms) is longer than the margin.
+    const server = await startRedis();
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const timeoutMs = 2_000;
+    const sim = await startFunction(
+      proxy.url,
+      { REDIS_ACQUIRE_TIMEOUT_MS: '10000', REDIS_CONNECT_TIMEOUT_MS: '1000' },
+      { timeoutMs },
+    );
+    const first = await invoke(sim, { op: 'ping' });
+    expect(resultOf(first).value).toBe('PONG');
+    const envId = first.environmentId;
+    await sim.waitFor((env) => env.id === envId && env.state === 'frozen');
+    await sleep(150);
+
+    proxy.blackhole(true);
+    const lost = await invoke(sim, { op: 'ping' }, envId);
+    figure(
+      'deadline-bound invocation during the blackhole (ms)',
+      `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
+    );
+    // The PING fails at 300 ms, the first connect at ~1300 ms (a failure is recorded), and the
+    // second attempt is still running at the acquire deadline (1750 ms): the acquire must give
+    // up then, not wait for that attempt (which would end at ~2300 ms, past Lambda's deadline).
+    expect(outcomeOf(lost)).not.toBe('timeout');
+    expect(TYPED_POOL_ERRORS).toContain(lost.error?.errorType);
+    expect(metricOf(lost, 'acquireLatency')).toBeLessThan(timeoutMs - 100);
+  });
+});
+
+describe('hung server', () => {
+  it('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', async () => {
+    const server = await startRedis();
+    const timeoutMs = 2_000;
+    const sim = await startFunction(server.url, {}, { timeoutMs, maxEnvironments: 3 });
+    // Three at once: three environments, each with a warm connection.
+    const warm = await Promise.all([0, 1, 2].map(() => invoke(sim, { op: 'ping' })));
+    for (const report of warm) expect(resultOf(report).value).toBe('PONG');
+    const envIds = [...new Set(warm.map((r) => r.environmentId))];
+    expect(envIds).toHaveLength(3);
+
+    server.pause();
+    const hung = [
+      // Concurrent, across the three environments…
+      ...(await Promise.all(envIds.map((id) => invoke(sim, { op: 'ping' }, id)))),
+      // …then one after another on the same one (it now has no connection).
+      await invoke(sim, { op: 'ping' }, envIds[0]),
+      await invoke(sim, { op: 'set', key: 'k', value: 'v' }, envIds[0]),
+    ];
+    const surfaced = hung.map((r) =>
+      r.error?.errorMessage.startsWith('Command timed out') ? 'Command timed out' : outcomeOf(r),
+    );
+    figure('outcomes while the server is stopped', surfaced.join(', '));
+    figure(
+      'their durations (ms)',
+      `${hung.map((r) => Math.round(r.durationMs)).join(', ')} of a ${timeoutMs} ms timeout`,
+    );
+    for (const report of hung) {
+      expect(report.timedOut).toBe(false);
+      expect(report.ok).toBe(false);
+      expect(report.durationMs).toBeLessThan(timeoutMs - 250);
+    }
+    for (const outcome of surfaced) {
+      expect([...TYPED_POOL_ERRORS, 'Command timed out']).toContain(outcome);
+    }
+
+    server.resume();
+    const resumed = Date.now();
+    const outcomes: string[] = [];
+    let recovered = false;
+    for (let round = 0; round < 10 && !recovered; round++) {
+      const reports = await Promise.all(envIds.map((id) => invoke(sim, { op: 'ping' }, id)));
+      outcomes.push(reports.map(outcomeOf).join('/'));
+      for (const report of reports) {
+        expect(report.timedOut).toBe(false);
+        if (!report.ok) expect(TYPED_POOL_ERRORS).toContain(report.error?.errorType);
+      }
+      recovered = reports.every((r) => r.ok);
+    }
+    figure('rounds after SIGCONT (one invocation per environment)', outcomes.join(', '));
+    figure('SIGCONT to every environment answering (ms)', Date.now() - resumed);
+    expect(recovered).toBe(true);
+    await expect.poll(() => poolClients(server), { timeout: 5_000 }).toHaveLength(3);
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGTERM makes the pool QUIT and the process exit; SIGKILL leaves no QUIT', async () => {
+    const server = await startRedis();
+    const graceMs = 8_000;
+    const sim = await startFunction(server.url, {}, { shutdownGraceMs: graceMs });
+    const watch = await watchCommands(server);
+    try {
+      // Each helper call (INFO, CLIENT LIST) ends with a QUIT of its own: count them, to tell
+      // the pool's QUITs in cmdstat_quit from ours.
+      let helperCalls = 0;
+      const clients = () => {
+        helperCalls++;
+        return poolClients(server);
+      };
+      const quitsSoFar = async () => {
+        const calls = await quitCalls(server);
+        return calls - helperCalls++;
+      };
+      /** QUITs the pool connection at `addr` sent, as MONITOR saw them. */
+      const quitsFrom = (addr: string | undefined) =>
+        watch.seen.filter((c) => c.command === 'quit' && c.source === addr).length;
+
+      // SIGTERM (Lambda's shutdown, here sim.recycle) on a frozen environment.
+      const terminated = await invoke(sim, { op: 'ping' });
+      expect(resultOf(terminated).value).toBe('PONG');
+      await sim.waitFor((env) => env.id === terminated.environmentId && env.state === 'frozen');
+      const [conn] = await clients();
+      expect(conn?.addr).toBeDefined();
+      const quitsBefore = await quitsSoFar();
+      const pid = sim.pid(terminated.environmentId) ?? 0;
+
+      const started = Date.now();
+      await sim.recycle(terminated.environmentId);
+      const shutdownMs = Date.now() - started;
+      figure('SIGTERM to exit (ms)', `${shutdownMs} (SIGKILL would come after ${graceMs})`);
+      expect(shutdownMs).toBeLessThan(graceMs / 2);
+      expect(sim.environment(terminated.environmentId)?.state).toBe('dead');
+      expect(isProcessAlive(pid)).toBe(false);
+      await expect.poll(clients).toHaveLength(0);
+      const poolQuits = (await quitsSoFar()) - quitsBefore;
+      figure('QUITs the pool sent on SIGTERM (cmdstat_quit, less our own)', poolQuits);
+      expect(poolQuits).toBe(1);
+      await expect.poll(() => quitsFrom(conn?.addr)).toBe(1);
+
+      // Contrast: SIGKILL (a crash, or the end of the grace period) sends nothing.
+      const killed = await invoke(sim, { op: 'ping' });
+      expect(killed.environmentId).not.toBe(terminated.environmentId);
+      expect(resultOf(killed).value).toBe('PONG');
+      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'frozen');
+      const [killedConn] = await clients();
+      expect(killedConn?.addr).toBeDefined();
+      const quitsBeforeKill = await quitsSoFar();
+      expect(sim.sendSignal(killed.environmentId, 'SIGKILL')).toBe(true);
+      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'dead');
+      await expect.poll(clients).toHaveLength(0);
+      const quitsOnKill = (await quitsSoFar()) - quitsBeforeKill;
+      figure('QUITs on SIGKILL', quitsOnKill);
+      expect(quitsOnKill).toBe(0);
+      expect(quitsFrom(killedConn?.addr)).toBe(0);
+    } finally {
+      watch.stop();
+    }
+  });
+});
+
+describe('Lambda Managed Instances', () => {
+  it('64 invocations, 4 at a time in one environment, share one connection', async () => {
+    const server = await startRedis();
+    const sim = await startFunction(
+      server.url,
+      // One worker thread, so every invocation runs in the same module instance (one pool).
+      { AWS_LAMBDA_NODEJS_WORKER_COUNT: '1' },
+      { perEnvironmentConcurrency: 4, maxEnvironments: 1 },
+    );
+    let mostInFlight = 0;
+    sim.on('environment', (env) => {
+      mostInFlight = Math.max(mostInFlight, env.inFlight);
+    });
+    const reports = [];
+    const started = Date.now();
+    for (let round = 0; round < 4; round++) {
+      const batch = Array.from({ length: 16 }, (_, i) =>
+        invoke(sim, { op: 'rpush', key: 'mi', value: `${round}:${i}` }),
+      );
+      reports.push(...(await Promise.all(batch)));
+    }
+    figure('64 invocations, 16 submitted at a time (ms)', Date.now() - started);
+    for (const report of reports) expect(typeof resultOf(report).value).toBe('number');
+    expect(new Set(reports.map((r) => r.environmentId)).size).toBe(1);
+    expect(new Set(reports.map((r) => resultOf(r).pid)).size).toBe(1);
+    expect(mostInFlight).toBe(4);
+    expect(await server.cli('LLEN', 'mi')).toBe('64');
+    expect(await poolClients(server)).toHaveLength(1);
+
+    // The pool's EMF lines are raw stdout lines (Powertools' own console) without a request id,
+    // and a worker thread's stdout reaches the log after its response: with four in flight the
+    // simulator cannot say whose each one is. Count them in the environment's whole log instead.
+    const envId = reports[0]?.environmentId ?? '';
+    await expect.poll(() => emfDocuments(sim.logs(envId)).length).toBe(64);
+    const docs = emfDocuments(sim.logs(envId));
+    // Whole: no document torn or split over lines, each declaring and valuing every metric.
+    expect(sim.logs(envId).filter((l) => l.includes('RedisAcquireLatency'))).toHaveLength(64);
+    for (const doc of docs) {
+      const declared = doc._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name) ?? [];
+      expect(declared).toHaveLength(10);
+      for (const name of declared) expect(typeof doc[name]).toBe('number');
+    }
+    const sum = (name: string) => docs.reduce((total, doc) => total + Number(doc[name]), 0);
+    expect(sum('RedisConnectionsCreated')).toBe(1);
+    expect(sum('RedisAcquireErrors')).toBe(0);
+    expect(sum('RedisPoolColdStart')).toBe(1);
+    figure('leases that found the connection already open', sum('RedisConnectionReused'));
   });
 });

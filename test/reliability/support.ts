@@ -3,6 +3,7 @@
  * test/fixtures/reliability/handler.ts), and readers for what an invocation reports.
  */
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { METRIC_NAMES } from '../../src/index.js';
 import {
@@ -12,6 +13,7 @@ import {
 } from '../../src/local/index.js';
 import type { ReliabilityEvent, ReliabilityResult } from '../fixtures/reliability/handler.js';
 import type { EmfDocument } from '../helpers/lambda.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 const HANDLER = fileURLToPath(new URL('../fixtures/reliability/handler.ts', import.meta.url));
 
@@ -78,4 +80,68 @@ export function metricOf(report: InvocationReport, key: keyof typeof METRIC_NAME
 /** Prints a figure for a reader of the test output (vitest shows it under the test). */
 export function figure(label: string, value: string | number): void {
   console.log(`[figure] ${label}: ${value}`);
+}
+
+/** The typed pool errors an invocation may end with when Redis cannot be used in time. */
+export const TYPED_POOL_ERRORS = ['RedisUnavailableError', 'AcquireTimeoutError'] as const;
+
+/** errorType, or 'ok' for a successful invocation and 'timeout' for one Lambda timed out. */
+export function outcomeOf(report: InvocationReport): string {
+  if (report.timedOut) return 'timeout';
+  if (report.ok) return 'ok';
+  return report.error?.errorType ?? 'unknown';
+}
+
+/** Every EMF document among `lines` (raw lines, as the pool's own Powertools console writes). */
+export function emfDocuments(lines: readonly string[]): EmfDocument[] {
+  return lines.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as EmfDocument);
+}
+
+/** The function's connections in CLIENT LIST: their names start with the function name. */
+export async function poolClients(server: RedisServer): Promise<Array<Record<string, string>>> {
+  return (await server.clientList()).filter((c) => c.name?.startsWith('reliability:'));
+}
+
+/** `cmdstat_quit` calls from INFO commandstats (0 before the first QUIT). */
+export async function quitCalls(server: RedisServer): Promise<number> {
+  const stats = await server.cli('INFO', 'commandstats');
+  return Number(/^cmdstat_quit:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+}
+
+export interface CommandWatch {
+  /** Commands the server executed since the watch started: lowercased name and client address. */
+  readonly seen: ReadonlyArray<{ command: string; source: string }>;
+  stop(): void;
+}
+
+/**
+ * MONITOR on `server`: which client address sent which command. The connection carries the
+ * helpers' name, so clientList() leaves it out.
+ */
+export async function watchCommands(server: RedisServer): Promise<CommandWatch> {
+  const base = new Redis({
+    host: '127.0.0.1',
+    port: server.port,
+    lazyConnect: true,
+    connectionName: 'redis-test-helper',
+    protocol: 2,
+    retryStrategy: () => null,
+  });
+  const monitor = await base.monitor();
+  const seen: Array<{ command: string; source: string }> = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    seen.push({ command: String(args[0]).toLowerCase(), source });
+  });
+  monitor.on('error', () => {});
+  return {
+    seen,
+    stop: () => {
+      monitor.disconnect();
+      base.disconnect();
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
