@@ -331,7 +331,8 @@ export class RedisPool {
 
   async #connect(): Promise<PooledConnection> {
     const id = this.#nextId++;
-    const client = createClient(this.config, connectionName(this.config.clientName, id));
+    const name = connectionName(this.config.clientName, id);
+    const client = createClient(this.config, name);
     const conn = new PooledConnection(id, client, Date.now());
     // Without a listener ioredis prints every socket error to the console; the pool keeps
     // the last one as the cause of RedisUnavailableError instead.
@@ -341,12 +342,16 @@ export class RedisPool {
       this.#lastError = error;
     });
     try {
-      await connectWithin(client, this.config.connectTimeoutMs);
+      await connectWithin(client, this.config.connectTimeoutMs, {
+        name,
+        db: this.config.endpoint.db,
+      });
     } catch (error) {
       conn.alive = false;
       // connect() rejects with a generic "Connection is closed." when the socket failed;
-      // the error event carries the reason (ECONNREFUSED, a certificate problem, ...).
-      this.#recordFailure(firstError ?? error);
+      // the error event carries the reason (ECONNREFUSED, a certificate problem, ...). With
+      // neither, the server hung up mid-handshake: say so rather than "closed".
+      this.#recordFailure(firstError ?? handshakeClosed(error));
       throw this.#unavailable(this.#retryAt - Date.now());
     }
     client.once('end', () => this.#discard(conn));
@@ -613,6 +618,12 @@ export class RedisPool {
     const waited = this.config.acquireTimeoutMs - Math.max(0, deadline - Date.now());
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
+}
+
+function handshakeClosed(error: unknown): unknown {
+  return error instanceof Error && error.message.startsWith('Connection is closed')
+    ? new Error('The server closed the connection during the handshake', { cause: error })
+    : error;
 }
 
 /** An error's message, without anything that could be a secret (ioredis messages hold none). */

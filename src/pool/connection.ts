@@ -59,7 +59,8 @@ export function createClient(config: RedisPoolConfig, name: string): RedisClient
     username: endpoint.username,
     password: endpoint.password?.reveal(),
     tls: endpoint.tls ? tlsOptions(config) : undefined,
-    connectionName: name,
+    // CLIENT SETINFO would add two more commands to every handshake; see connectWithin.
+    disableClientInfo: true,
     connectTimeout: config.connectTimeoutMs,
     commandTimeout: config.commandTimeoutMs,
     // A command that cannot be written now fails now, instead of queueing while the
@@ -73,11 +74,11 @@ export function createClient(config: RedisPoolConfig, name: string): RedisClient
   } satisfies RedisOptions;
 
   if (!config.cluster) {
+    // No connectionName or db here: connectWithin sets them once the handshake is done.
     return new Redis({
       ...common,
       host: endpoint.host,
       port: endpoint.port,
-      db: endpoint.db,
       enableOfflineQueue: false,
     });
   }
@@ -89,16 +90,38 @@ export function createClient(config: RedisPoolConfig, name: string): RedisClient
     // ElastiCache's TLS certificates name the configuration endpoint, not the node IPs that
     // DNS would resolve to: keep the host names so certificate checks pass.
     dnsLookup: (address, callback) => callback(null, address),
-    redisOptions: common,
+    // Cluster opens node connections on its own: each names itself during its handshake.
+    redisOptions: { ...common, connectionName: name },
   };
   return new Cluster([{ host: endpoint.host, port: endpoint.port }], clusterOptions);
 }
 
-/** Connects, or rejects and tears the client down when `timeoutMs` passes first. */
-export async function connectWithin(client: RedisClient, timeoutMs: number): Promise<void> {
+/**
+ * Connects and names the connection (and selects its db), or rejects and tears the client
+ * down when `timeoutMs` passes first.
+ *
+ * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
+ * handshake command before reading a reply, and a server that refuses the client (maxclients)
+ * answers the first with an error and closes; the later writes then fail with EPIPE and the
+ * server's reason is lost. With HELLO alone in the handshake, the refusal is the error.
+ */
+export async function connectWithin(
+  client: RedisClient,
+  timeoutMs: number,
+  setup: { name: string; db: number },
+): Promise<void> {
+  const connect = async () => {
+    await client.connect();
+    if (client instanceof Redis) {
+      await Promise.all([
+        client.client('SETNAME', setup.name),
+        setup.db !== 0 ? client.select(setup.db) : undefined,
+      ]);
+    }
+  };
   try {
     await withTimeout(
-      client.connect(),
+      connect(),
       timeoutMs,
       () => new Error(`Connection attempt timed out after ${Math.round(timeoutMs)} ms`),
     );

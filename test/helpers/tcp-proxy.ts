@@ -18,6 +18,9 @@ export interface TcpProxy {
   connectionCount(): number;
   /** Client connections accepted so far. */
   totalConnections(): number;
+  /** Date.now() of each client connection accepted so far, in order (one per
+   * totalConnections()): when attempts were made, e.g. to check that retries are spread. */
+  acceptedAt(): readonly number[];
   close(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ class ForwardingProxy implements TcpProxy {
   private target: number;
   private blackholed = false;
   private accepted = 0;
+  private readonly acceptTimes: number[] = [];
 
   constructor(server: Server, port: number, target: number) {
     this.server = server;
@@ -45,6 +49,7 @@ class ForwardingProxy implements TcpProxy {
 
   private accept(client: Socket): void {
     this.accepted++;
+    this.acceptTimes.push(Date.now());
     const upstream = createConnection({ host: '127.0.0.1', port: this.target });
     const link = { client, upstream };
     this.links.add(link);
@@ -115,6 +120,10 @@ class ForwardingProxy implements TcpProxy {
 
   totalConnections(): number {
     return this.accepted;
+  }
+
+  acceptedAt(): readonly number[] {
+    return [...this.acceptTimes];
   }
 
   close(): Promise<void> {

@@ -32,7 +32,9 @@ describe('TLS', () => {
       const error = await pool.acquire().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RedisUnavailableError);
       expect((error as Error).message).toMatch(/certificate/i);
-      expect(pool.stats()).toMatchObject({ connectionsCreated: 0, connectionsFailed: 1 });
+      // Attempts may be retried while the backoff fits the acquire window; none succeeds.
+      expect(pool.stats().connectionsCreated).toBe(0);
+      expect(pool.stats().connectionsFailed).toBeGreaterThanOrEqual(1);
     } finally {
       await pool.close();
     }

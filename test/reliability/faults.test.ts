@@ -1,0 +1,549 @@
+/**
+ * The pool under server and network faults, in the simulator (real RIC processes, frozen
+ * between invocations) against real redis-servers: a SIGKILLed and restarted server, an
+ * ElastiCache-style failover, a server at maxclients, and 50 environments cold-starting
+ * while Redis is down.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { METRIC_NAMES } from '../../src/index.js';
+import type { InvocationReport, LambdaSimulator } from '../../src/local/index.js';
+import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { figure, invoke, startFunction, stopFunctions } from './support.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  await stopFunctions();
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+afterAll(stopAll);
+
+// ---- helpers ---------------------------------------------------------------------------
+
+/** One invocation as the driver saw it. */
+interface Outcome {
+  environmentId: string;
+  /** The value it wrote, for writes. */
+  value: string | undefined;
+  ok: boolean;
+  timedOut: boolean;
+  errorType: string | undefined;
+  errorMessage: string | undefined;
+  /** Date.now() when invoke() was called and when its report arrived. */
+  start: number;
+  end: number;
+  /** Connect attempts that failed in this environment since its previous report (EMF). */
+  failedAttempts: number;
+}
+
+async function run(
+  sim: LambdaSimulator,
+  event: Parameters<typeof invoke>[1],
+  environmentId?: string,
+): Promise<Outcome> {
+  const start = Date.now();
+  const report = await invoke(sim, event, environmentId);
+  return {
+    environmentId: report.environmentId,
+    value: event.op === 'rpush' ? event.value : undefined,
+    ok: report.ok,
+    timedOut: report.timedOut,
+    errorType: report.error?.errorType,
+    errorMessage: report.error?.errorMessage,
+    start,
+    end: Date.now(),
+    failedAttempts: failedAttemptsOf(report),
+  };
+}
+
+/** RedisConnectionsFailed of the invocation's EMF document; 0 when there is none. */
+function failedAttemptsOf(report: InvocationReport): number {
+  const line = report.logs.find((l) => l.includes('"_aws"'));
+  if (line === undefined) return 0;
+  const value = (JSON.parse(line) as Record<string, unknown>)[METRIC_NAMES.connectionsFailed];
+  return typeof value === 'number' ? value : 0;
+}
+
+/** "errorType: message" of each failure, numbers (ports, ms) blanked, with its count. */
+function errorKinds(outcomes: readonly Outcome[]): string {
+  const kinds = new Map<string, number>();
+  for (const o of outcomes) {
+    if (o.ok) continue;
+    const kind = `${o.errorType}: ${(o.errorMessage ?? '').replace(/\d+/g, 'N')}`;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds].map(([kind, n]) => `${n} × ${kind}`).join(' | ') || 'none';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Counts of `times` per `windowMs` window over [from, to). */
+function perWindow(times: readonly number[], from: number, to: number, windowMs: number): number[] {
+  const counts = new Array<number>(Math.max(1, Math.ceil((to - from) / windowMs))).fill(0);
+  for (const t of times) {
+    if (t < from || t >= to) continue;
+    const i = Math.floor((t - from) / windowMs);
+    counts[i] = (counts[i] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function proxyTo(port: number): Promise<TcpProxy> {
+  const proxy = await startTcpProxy(port);
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+/** The test's own connection, opened before the server fills up; it never retries. */
+async function adminConnection(port: number): Promise<Redis> {
+  const admin = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  admin.on('error', () => {
+    // Surfaced through the rejected command.
+  });
+  cleanups.push(async () => admin.disconnect());
+  await admin.connect();
+  return admin;
+}
+
+function infoField(info: string, field: string): number {
+  const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
+  if (match?.[1] === undefined) throw new Error(`no ${field} in INFO`);
+  return Number(match[1]);
+}
+
+/** A TCP proxy (test/helpers/tcp-proxy.ts) run on a thread of its own. */
+interface ThreadProxy {
+  readonly url: string;
+  /** Date.now() of each accepted connection, taken on the proxy's thread: a busy test thread
+   * (50 environments to drive) does not delay or bunch them. */
+  acceptedAt(): Promise<number[]>;
+}
+
+type FromProxyThread = { url: string } | { acceptedAt: number[] } | { error: string };
+
+// Plain JS (eval workers are CommonJS); Node strips the types of tcp-proxy.ts as it loads it.
+const PROXY_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.module).then(async ({ startTcpProxy }) => {
+  const proxy = await startTcpProxy(workerData.target);
+  parentPort.on('message', async (message) => {
+    if (message === 'acceptedAt') parentPort.postMessage({ acceptedAt: proxy.acceptedAt() });
+    if (message === 'close') {
+      await proxy.close();
+      parentPort.close();
+    }
+  });
+  parentPort.postMessage({ url: proxy.url });
+}, (error) => parentPort.postMessage({ error: String(error) }));
+`;
+
+async function threadProxyTo(port: number): Promise<ThreadProxy> {
+  const worker = new Worker(PROXY_THREAD, {
+    eval: true,
+    workerData: { module: new URL('../helpers/tcp-proxy.ts', import.meta.url).href, target: port },
+  });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  cleanups.push(async () => {
+    worker.postMessage('close');
+    const timer = setTimeout(() => void worker.terminate(), 2_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  const next = () =>
+    new Promise<FromProxyThread>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  const first = await next();
+  if (!('url' in first)) throw new Error(`proxy thread: ${JSON.stringify(first)}`);
+  return {
+    url: first.url,
+    async acceptedAt() {
+      const reply = next();
+      worker.postMessage('acceptedAt');
+      const message = await reply;
+      if (!('acceptedAt' in message)) throw new Error(`proxy thread: ${JSON.stringify(message)}`);
+      return message.acceptedAt;
+    },
+  };
+}
+
+// ---- scenarios -------------------------------------------------------------------------
+
+describe('server restart under sustained writes', () => {
+  it('SIGKILL + restart: every acknowledged write survives, every lost one is an error', async () => {
+    const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    const sim = await startFunction(server.url, {}, { maxEnvironments: 3 });
+    const key = 'restart:writes';
+    const writes: Outcome[] = [];
+    let next = 0;
+    let driving = true;
+    // Three writers, so three environments, each writing values no one else writes.
+    const writer = async () => {
+      while (driving) writes.push(await run(sim, { op: 'rpush', key, value: `v${next++}` }));
+    };
+    const writers = [writer(), writer(), writer()];
+
+    await expect
+      .poll(() => writes.filter((w) => w.ok).length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(30);
+    const killedAt = Date.now();
+    await server.kill();
+    // Down until the pool has given up on at least one acquire.
+    await expect
+      .poll(
+        () => writes.some((w) => w.start > killedAt && w.errorType === 'RedisUnavailableError'),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    const restartAt = Date.now();
+    await server.restart();
+    const upAt = Date.now();
+    await expect
+      .poll(() => writes.filter((w) => w.ok && w.start > upAt).length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(30);
+    driving = false;
+    await Promise.all(writers);
+
+    const stored = (await server.cli('LRANGE', key, '0', '-1')).split('\n').filter(Boolean);
+    const onServer = new Set(stored);
+    const acked = writes.filter((w) => w.ok);
+    const failed = writes.filter((w) => !w.ok);
+    const firstAck = Math.min(...acked.filter((w) => w.end > restartAt).map((w) => w.end));
+    figure('writes acknowledged / failed', `${acked.length} / ${failed.length}`);
+    figure('environments', new Set(writes.map((w) => w.environmentId)).size);
+    figure('SIGKILL → restart() called (ms)', restartAt - killedAt);
+    figure('restart() called → server answering (ms)', upAt - restartAt);
+    figure('restart() called → first acknowledged write (ms)', firstAck - restartAt);
+    figure(
+      'failed writes that are on the server anyway (reply lost)',
+      failed.filter((w) => onServer.has(w.value ?? '')).length,
+    );
+    figure('errors seen', errorKinds(writes));
+
+    expect(acked.filter((w) => !onServer.has(w.value ?? '')).map((w) => w.value)).toEqual([]);
+    expect(stored.length, 'no value stored twice').toBe(onServer.size);
+    expect(writes.filter((w) => w.timedOut)).toEqual([]);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const w of failed) {
+      // A typed pool error, or the connection error of a write in flight at the SIGKILL.
+      expect(`${w.errorType}: ${w.errorMessage}`).toMatch(
+        /^(RedisUnavailableError|AcquireTimeoutError): |^Error: (Connection is closed|Stream isn't writeable)/,
+      );
+    }
+  });
+});
+
+describe('failover', () => {
+  it('READONLY after an ElastiCache-style failover drops the connection; writes resume on the new primary', async () => {
+    // Full syncs start at once instead of after diskless sync's 5 s default delay.
+    const sync = ['--repl-diskless-sync-delay', '0'];
+    const a = await startRedis({ args: sync });
+    const b = await startRedis({ args: [...sync, '--replicaof', '127.0.0.1', String(a.port)] });
+    await expect
+      .poll(async () => /master_link_status:up/.test(await b.cli('INFO', 'replication')), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    const proxy = await proxyTo(a.port);
+    const sim = await startFunction(proxy.url, {}, { maxEnvironments: 2 });
+    const key = 'failover:writes';
+    let next = 0;
+    const write = (environmentId?: string) =>
+      run(sim, { op: 'rpush', key, value: `v${next++}` }, environmentId);
+
+    const before: Outcome[] = [];
+    for (let round = 0; round < 5; round++) before.push(...(await Promise.all([write(), write()])));
+    expect(before.filter((o) => !o.ok)).toEqual([]);
+    const envs = [...new Set(before.map((o) => o.environmentId))];
+    expect(envs).toHaveLength(2);
+    // Everything acknowledged so far has reached the replica: the failover loses nothing.
+    await expect.poll(() => b.cli('LLEN', key), { timeout: 10_000 }).toBe(String(before.length));
+
+    // As ElastiCache does it: promote the replica, demote the old primary, flip the DNS of
+    // the endpoint. Connections already open stay on the old primary.
+    await b.cli('REPLICAOF', 'NO', 'ONE');
+    await a.cli('REPLICAOF', '127.0.0.1', String(b.port));
+    proxy.setTarget(b.port);
+    const failedOverAt = Date.now();
+
+    const after: Outcome[] = [];
+    const recovery = await Promise.all(
+      envs.map(async (id) => {
+        const mine: Outcome[] = [];
+        const recovered = () => mine.length >= 3 && mine.slice(-3).every((o) => o.ok);
+        // Until three writes in a row succeed, ten at most.
+        while (mine.length < 10 && !recovered()) {
+          const o = await write(id);
+          mine.push(o);
+          after.push(o);
+        }
+        const firstOk = mine.findIndex((o) => o.ok);
+        return { id, recovered: recovered(), firstOk, at: mine[firstOk]?.end ?? Number.NaN };
+      }),
+    );
+    const onB = new Set((await b.cli('LRANGE', key, '0', '-1')).split('\n').filter(Boolean));
+    figure(
+      'failed writes before the first success, per environment',
+      recovery.map((r) => r.firstOk).join(', '),
+    );
+    figure(
+      'failover → first successful write, per environment (ms)',
+      recovery.map((r) => r.at - failedOverAt).join(', '),
+    );
+    figure('errors seen', errorKinds(after));
+
+    for (const r of recovery) {
+      expect(r.recovered, `${r.id} writes again`).toBe(true);
+      // The old connection costs at most the one write that finds it read-only (none when a
+      // PING check finds the demoted server LOADING and replaces the connection first).
+      expect(r.firstOk, r.id).toBeLessThanOrEqual(1);
+    }
+    expect(after.filter((o) => o.timedOut)).toEqual([]);
+    for (const o of after.filter((w) => !w.ok)) {
+      expect(`${o.errorType}: ${o.errorMessage}`).toMatch(/^ReplyError: (READONLY|LOADING) /);
+    }
+    const acked = [...before, ...after].filter((o) => o.ok);
+    expect(acked.filter((o) => !onB.has(o.value ?? '')).map((o) => o.value)).toEqual([]);
+    expect(await a.cli('ROLE')).toMatch(/^slave/);
+    // The pool let go of the old primary.
+    await expect
+      .poll(async () => (await a.clientList()).filter((c) => c.name?.startsWith('reliability:')))
+      .toEqual([]);
+  });
+});
+
+describe('maxclients reached', () => {
+  it('the excess environments fail naming the cause, back off, and recover once there is room', async () => {
+    // Three slots: the test's own connection and two environments.
+    const server = await startRedis({ args: ['--maxclients', '3'] });
+    const admin = await adminConnection(server.port);
+    const stats = async () => {
+      const info = await admin.info('stats');
+      return {
+        // Redis counts a connection refused at maxclients only as rejected, not as received.
+        accepted: infoField(info, 'total_connections_received'),
+        rejected: infoField(info, 'rejected_connections'),
+      };
+    };
+    const retryMaxMs = 2_000;
+    const sim = await startFunction(
+      server.url,
+      {
+        // An invocation arriving while the next permitted attempt is more than 250 ms away
+        // fails at once; one within reach waits for it.
+        REDIS_ACQUIRE_TIMEOUT_MS: '250',
+        REDIS_RETRY_BASE_MS: '100',
+        REDIS_RETRY_MAX_MS: String(retryMaxMs),
+      },
+      { maxEnvironments: 4 },
+    );
+    const before = await stats();
+    const started = Date.now();
+    const outcomes = await Promise.all([0, 1, 2, 3].map(() => run(sim, { op: 'ping' })));
+    const envs = [...new Set(outcomes.map((o) => o.environmentId))];
+    expect(envs).toHaveLength(4);
+
+    // Each environment invoked again 10 ms after each answer, for 2 s.
+    const drivenFrom = Date.now();
+    const until = drivenFrom + 2_000;
+    await Promise.all(
+      envs.map(async (id) => {
+        while (Date.now() < until) {
+          outcomes.push(await run(sim, { op: 'ping' }, id));
+          await sleep(10);
+        }
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const after = await stats();
+    const rejected = after.rejected - before.rejected;
+    const admitted = envs.filter((id) => outcomes.some((o) => o.environmentId === id && o.ok));
+    const refused = envs.filter((id) => !admitted.includes(id));
+    const refusedOutcomes = outcomes.filter((o) => refused.includes(o.environmentId));
+    const driven = refusedOutcomes.filter((o) => o.start >= drivenFrom);
+    const perEnvSecond = rejected / refused.length / seconds;
+    figure('environments admitted / refused', `${admitted.length} / ${refused.length}`);
+    figure(
+      'refused environments: invocations / connect attempts (server: rejected_connections)',
+      `${refusedOutcomes.length} / ${rejected}`,
+    );
+    figure(
+      'connections the server accepted / rejected / failed attempts the pools counted',
+      `${after.accepted - before.accepted} / ${rejected} / ${outcomes.reduce((n, o) => n + o.failedAttempts, 0)}`,
+    );
+    figure('attempts per refused environment per second', perEnvSecond.toFixed(1));
+    figure('errors seen', errorKinds(outcomes));
+
+    expect(admitted).toHaveLength(2);
+    const admittedFailures = outcomes.filter(
+      (o) => admitted.includes(o.environmentId) && o.start >= drivenFrom && !o.ok,
+    );
+    expect(admittedFailures, 'the admitted environments keep their connections').toEqual([]);
+    expect(outcomes.filter((o) => o.timedOut)).toEqual([]);
+    // Retries back off: far fewer attempts than invocations (a client without backoff makes
+    // one per invocation), and nothing like a tight loop.
+    expect(rejected).toBeGreaterThan(0);
+    expect(rejected).toBeLessThan(refusedOutcomes.length / 3);
+    expect(perEnvSecond).toBeLessThan(5);
+    for (const o of driven) {
+      expect(o.ok).toBe(false);
+      expect(o.errorType).toBe('RedisUnavailableError');
+    }
+    // The error names the cause, so whoever reads it looks at maxclients, not the network.
+    // (Soft: the recovery below is checked whatever this finds.)
+    const unnamed = driven
+      .map((o) => (o.errorMessage ?? '').replace(/\d+/g, 'N'))
+      .filter((message) => !/max number of clients reached/.test(message));
+    expect.soft([...new Set(unnamed)], 'errors that do not name the cause').toEqual([]);
+
+    await admin.config('SET', 'maxclients', '100');
+    const freedAt = Date.now();
+    const recovered = await Promise.all(
+      refused.map(async (id) => {
+        for (;;) {
+          const o = await run(sim, { op: 'ping' }, id);
+          if (o.ok) return o.end;
+          if (Date.now() - freedAt > retryMaxMs + 10_000)
+            throw new Error(`${id}: ${o.errorMessage}`);
+          await sleep(10);
+        }
+      }),
+    );
+    figure('room made → every environment succeeds (ms)', Math.max(...recovered) - freedAt);
+    const final = await Promise.all(envs.map((id) => run(sim, { op: 'ping' }, id)));
+    expect(final.filter((o) => !o.ok)).toEqual([]);
+  });
+});
+
+describe('scale-out storm', () => {
+  it('50 environments cold-start while Redis is down: jittered, bounded attempts, all recover', async () => {
+    const environments = 50;
+    const windowMs = 250;
+    const retryBaseMs = 100;
+    const retryMaxMs = 1_000;
+    // Nothing listens on `port` yet: the proxy accepts (counting the attempt), fails to
+    // reach upstream and closes the client's connection.
+    const port = await freePort();
+    const proxy = await threadProxyTo(port);
+    const sim = await startFunction(
+      proxy.url,
+      {
+        // An invocation arriving while the next permitted attempt is more than 250 ms away
+        // fails at once; one within reach waits for it.
+        REDIS_ACQUIRE_TIMEOUT_MS: '250',
+        REDIS_RETRY_BASE_MS: String(retryBaseMs),
+        REDIS_RETRY_MAX_MS: String(retryMaxMs),
+      },
+      { maxEnvironments: environments, timeoutMs: 3_000 },
+    );
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const began = Date.now();
+    const cold = await Promise.all(
+      Array.from({ length: environments }, () => run(sim, { op: 'ping' })),
+    );
+    const coldDone = Date.now();
+    const envs = [...new Set(cold.map((o) => o.environmentId))];
+    expect(envs).toHaveLength(environments);
+
+    // Every environment is invoked again 25 ms after each answer, until one succeeds.
+    const outcomes: Outcome[] = [...cold];
+    const failures = new Map<string, number>();
+    const firstOk = new Map<string, number>();
+    for (const o of cold) failures.set(o.environmentId, o.failedAttempts);
+    const drivers = envs.map(async (id) => {
+      for (;;) {
+        const o = await run(sim, { op: 'ping' }, id);
+        outcomes.push(o);
+        failures.set(id, (failures.get(id) ?? 0) + o.failedAttempts);
+        if (o.ok) {
+          firstOk.set(id, o.end);
+          return;
+        }
+        if (Date.now() - began > 60_000) throw new Error(`${id} did not recover`);
+        await sleep(25);
+      }
+    });
+    // Backoff windows double from 100 ms: after 5 failures (100 · 2^4 > 1 s) an environment
+    // waits U(0, 1 s) before each attempt. Once every one is there, measure for 1.5 s.
+    await expect
+      .poll(() => envs.every((id) => (failures.get(id) ?? 0) >= 5), { timeout: 20_000 })
+      .toBe(true);
+    const capFrom = Date.now();
+    await sleep(1_500);
+    const serverAt = Date.now();
+    await startRedis({ port });
+    const upAt = Date.now();
+    await Promise.all(drivers);
+    lag.disable();
+
+    const outage = (await proxy.acceptedAt()).filter((t) => t < serverAt);
+    const outageInvocations = outcomes.filter((o) => o.start < serverAt);
+    const atCap = outage.filter((t) => t >= capFrom);
+    const atCapInvocations = outageInvocations.filter((o) => o.start >= capFrom);
+    const all = perWindow(outage, coldDone, serverAt, windowMs);
+    const capWindows = perWindow(atCap, capFrom, serverAt, windowMs);
+    const capMean = atCap.length / ((serverAt - capFrom) / windowMs);
+    const recovered = Math.max(...firstOk.values());
+    const mean = (counts: number[]) => counts.reduce((a, b) => a + b, 0) / counts.length;
+
+    figure('cold start of 50 environments (ms)', coldDone - began);
+    figure(
+      'outage: invocations / connect attempts (a client without backoff: one per invocation)',
+      `${outageInvocations.length} / ${outage.length}`,
+    );
+    figure(
+      `attempts per ${windowMs} ms, cold start on`,
+      perWindow(outage, began, serverAt, windowMs).join(' '),
+    );
+    figure(
+      `attempts per ${windowMs} ms after the cold start (max / mean)`,
+      `${Math.max(...all)} / ${mean(all).toFixed(1)}`,
+    );
+    figure('cold start done → every backoff at its cap (ms)', capFrom - coldDone);
+    figure(
+      `attempts per ${windowMs} ms with every backoff at its cap (max / mean)`,
+      `${Math.max(...capWindows)} / ${capMean.toFixed(1)}`,
+    );
+    figure('at the cap: invocations / attempts', `${atCapInvocations.length} / ${atCap.length}`);
+    figure(
+      'at the cap: attempts per environment per second',
+      (atCap.length / environments / ((serverAt - capFrom) / 1000)).toFixed(2),
+    );
+    figure('server start → answering (ms)', upAt - serverAt);
+    figure('server start → all 50 environments succeeded (ms)', recovered - serverAt);
+    figure('errors seen', errorKinds(outcomes));
+    figure(
+      'test thread event-loop delay p99 / max (ms)',
+      `${(lag.percentile(99) / 1e6).toFixed(0)} / ${(lag.max / 1e6).toFixed(0)}`,
+    );
+
+    expect(firstOk.size).toBe(environments);
+    expect(outcomes.filter((o) => o.timedOut)).toEqual([]);
+    for (const o of outcomes.filter((x) => !x.ok)) {
+      expect(o.errorType).toMatch(/^(RedisUnavailableError|AcquireTimeoutError)$/);
+    }
+    // Each environment's next attempt was at most 1 s away when the server came up.
+    expect(recovered - serverAt).toBeLessThan(retryMaxMs + 5_000);
+    expect(outage.length).toBeLessThan(outageInvocations.length);
+    expect(atCap.length).toBeLessThan(atCapInvocations.length / 2);
+    // Full jitter at the cap: one attempt per environment per 500 ms on average, so at most
+    // 50 · 250 / 500 = 25 a window on average; allow 1.5× that, and no window with more
+    // attempts than there are environments (a synchronized wave would put them all in one).
+    expect(capMean).toBeLessThanOrEqual(1.5 * environments * (windowMs / (retryMaxMs / 2)));
+    expect(Math.max(...capWindows)).toBeLessThanOrEqual(environments);
+  });
+});
