@@ -24,6 +24,7 @@ const SOCKET_CODES = new Set([
 const CLIENT_MESSAGES = [
   'Connection is closed',
   'Command timed out',
+  'Socket timeout',
   "Stream isn't writeable",
   "Cluster isn't ready",
   'Reached the max retries per request limit',

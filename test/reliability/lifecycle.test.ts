@@ -189,7 +189,9 @@ describe('hung server', () => {
       await invoke(sim, { op: 'set', key: 'k', value: 'v' }, envIds[0]),
     ];
     const surfaced = hung.map((r) =>
-      r.error?.errorMessage.startsWith('Command timed out') ? 'Command timed out' : outcomeOf(r),
+      r.error?.errorMessage.startsWith('Connection is closed')
+        ? 'Connection is closed'
+        : outcomeOf(r),
     );
     figure('outcomes while the server is stopped', surfaced.join(', '));
     figure(
@@ -202,7 +204,7 @@ describe('hung server', () => {
       expect(report.durationMs).toBeLessThan(timeoutMs - 250);
     }
     for (const outcome of surfaced) {
-      expect([...TYPED_POOL_ERRORS, 'Command timed out']).toContain(outcome);
+      expect([...TYPED_POOL_ERRORS, 'Connection is closed']).toContain(outcome);
     }
 
     server.resume();
