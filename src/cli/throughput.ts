@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * redis-pool-throughput: runs the Redis throughput test of a throughput endpoint (by default
+ * the local one of `npm start`) and prints its results as a table, or as JSON with --json.
+ * Exit status: 0 done, 1 the endpoint failed or could not be reached, 2 bad options.
+ */
+
+import { startProgress } from './progress.js';
+import { parseCliArgs, USAGE, UsageError } from './throughput-args.js';
+import { callThroughput } from './throughput-client.js';
+import { formatReport } from './throughput-format.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseCliArgs>;
+  try {
+    parsed = parseCliArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { url, params, json } = parsed;
+  const label = `${params.op} x ${params.concurrency} for ${params.durationMs} ms`;
+  const progress = startProgress(params.durationMs, label);
+  const outcome = await callThroughput(url, params).finally(() => progress.stop());
+  if (!outcome.ok) {
+    process.stderr.write(`${outcome.message}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `${json ? JSON.stringify(outcome.report, null, 2) : formatReport(outcome.report)}\n`,
+  );
+  return 0;
+}
+
+// exitCode, not exit(): a piped stdout is still flushed.
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,298 @@
+/**
+ * A local API Gateway: HTTP requests on loopback become REST proxy events (payload 1.0) for
+ * the functions, which run in the simulator's execution environments, one simulator per
+ * function, with the timeouts the deployment gives them. Redis is the caller's, or a
+ * redis-server of our own (own-redis.ts).
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { toProxyEvent } from './api-event.js';
+import { type HttpResponse, INTERNAL_ERROR, jsonResponse, toHttpResponse } from './api-response.js';
+import { startOwnRedis } from './own-redis.js';
+import { LambdaSimulator } from './simulator.js';
+
+export const DEFAULT_PORT = 12_000;
+export const STAGE = 'local';
+/** Lambda's payload limit for a synchronous invocation. */
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+export interface LocalFunction {
+  /** AWS_LAMBDA_FUNCTION_NAME, and so the prefix of the pool's CLIENT SETNAME. */
+  readonly name: string;
+  readonly entry: string;
+  readonly timeoutMs: number;
+}
+
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export const FUNCTIONS = {
+  // The health check answers within HEALTH_BUDGET_MS (1 s) whatever happens; 3 s leaves room
+  // for a cold start.
+  health: { name: 'local-api-health', entry: source('../functions/health.ts'), timeoutMs: 3_000 },
+  // API Gateway's integration timeout, 29 s, is the longest any request can take; the
+  // function's longest run (LIMITS.durationMs.max) and its report fit in it.
+  throughput: {
+    name: 'local-api-throughput',
+    entry: source('../functions/throughput.ts'),
+    timeoutMs: 29_000,
+  },
+} as const satisfies Record<string, LocalFunction>;
+
+type FunctionKey = keyof typeof FUNCTIONS;
+
+export interface Route {
+  readonly resource: string;
+  readonly methods: readonly string[];
+  readonly fn: FunctionKey;
+}
+
+export const ROUTES: readonly Route[] = [
+  { resource: '/api/v1/health', methods: ['GET'], fn: 'health' },
+  { resource: '/api/v1/test/redis', methods: ['GET', 'POST'], fn: 'throughput' },
+];
+
+export interface LocalApiOptions {
+  /** Default 12000; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: nothing outside this machine can reach it. */
+  host?: string;
+  /** The functions' REDIS_URL. Unset: a redis-server of our own is started (and stopped). */
+  redisUrl?: string;
+  /** The functions' other variables. Default: every REDIS_* variable of this process. */
+  env?: Record<string, string>;
+  /** Called with one line per request answered, e.g. for a console. */
+  accessLog?: (line: string) => void;
+}
+
+export interface LocalApi {
+  /** http://host:port, without a trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  /** The Redis the functions use (it may contain a password: redact before printing). */
+  readonly redisUrl: string;
+  /** A redis-server was started for this API (and close() stops it). */
+  readonly startedRedis: boolean;
+  /** Stops the HTTP server, the simulators' environments and our own redis-server. */
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void>;
+
+export async function startLocalApi(options: LocalApiOptions = {}): Promise<LocalApi> {
+  // Whatever has started is stopped again, in reverse order, on close or a failed start.
+  const closers: Closer[] = [];
+  const closeAll = memoize(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  try {
+    let redisUrl = options.redisUrl;
+    if (redisUrl === undefined) {
+      const own = await startOwnRedis();
+      closers.push(own.stop);
+      redisUrl = own.url;
+    }
+    const env = { ...(options.env ?? redisVariables(process.env)), REDIS_URL: redisUrl };
+    const simulators = await startSimulators(env, closers);
+    const server = createServer((req, res) => {
+      void serve(req, res, simulators, options.accessLog);
+    });
+    await listen(server, options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
+    closers.push(() => closeServer(server, simulators));
+    const { address, port } = server.address() as AddressInfo;
+    return {
+      url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+      port,
+      redisUrl,
+      startedRedis: options.redisUrl === undefined,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** REDIS_* of a process environment: the pool's configuration. */
+export function redisVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('REDIS_') && value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+type Simulators = Record<FunctionKey, LambdaSimulator>;
+
+async function startSimulators(
+  env: Record<string, string>,
+  closers: Closer[],
+): Promise<Simulators> {
+  const keys = Object.keys(FUNCTIONS) as FunctionKey[];
+  const started = await Promise.allSettled(
+    keys.map((key) => {
+      const fn: LocalFunction = FUNCTIONS[key];
+      return LambdaSimulator.start({
+        entry: fn.entry,
+        functionName: fn.name,
+        timeoutMs: fn.timeoutMs,
+        env,
+      });
+    }),
+  );
+  for (const result of started) {
+    if (result.status === 'fulfilled') closers.push(() => result.value.stop());
+  }
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const sims = started.map((result) => (result as PromiseFulfilledResult<LambdaSimulator>).value);
+  return Object.fromEntries(keys.map((key, i) => [key, sims[i]])) as Simulators;
+}
+
+async function listen(server: Server, port: number, host: string): Promise<void> {
+  server.listen(port, host);
+  // 'error' (EADDRINUSE, …) makes once() reject.
+  await once(server, 'listening');
+}
+
+/**
+ * Stops accepting, then stops the simulators, which ends the invocations in flight, so their
+ * requests are answered (502) before the remaining (idle keep-alive) connections are cut.
+ */
+async function closeServer(server: Server, simulators: Simulators): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all(Object.values(simulators).map((sim) => sim.stop()));
+  server.closeAllConnections();
+  await closed;
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  simulators: Simulators,
+  accessLog: ((line: string) => void) | undefined,
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'http://local');
+  let status: string;
+  try {
+    const response = await respond(req, method, url, simulators);
+    send(res, response);
+    status = String(response.statusCode);
+  } catch (error) {
+    // Only the request itself can fail here (the client went away mid-body).
+    console.error(`[local-api] ${method} ${url.pathname}: ${String(error)}`);
+    res.destroy();
+    status = 'aborted';
+  }
+  const ms = Math.round(performance.now() - started);
+  accessLog?.(`${method} ${url.pathname}${url.search} ${status} ${ms} ms`);
+}
+
+async function respond(
+  req: IncomingMessage,
+  method: string,
+  url: URL,
+  simulators: Simulators,
+): Promise<HttpResponse> {
+  const route = ROUTES.find((r) => r.resource === url.pathname);
+  if (route === undefined) {
+    const routes = ROUTES.map((r) => `${r.methods.join('|')} ${r.resource}`);
+    return jsonResponse(404, { message: `No route for ${url.pathname}`, routes });
+  }
+  if (!route.methods.includes(method)) {
+    return jsonResponse(
+      405,
+      { message: `${method} is not allowed on ${route.resource}` },
+      { allow: route.methods.join(', ') },
+    );
+  }
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body === undefined) {
+    // The rest of the body is never read: close the connection instead of draining it.
+    return jsonResponse(
+      413,
+      { message: `Request Too Long: the body is over ${MAX_BODY_BYTES} bytes` },
+      { connection: 'close' },
+    );
+  }
+  const event = toProxyEvent({
+    method,
+    path: url.pathname,
+    query: url.search.slice(1),
+    rawHeaders: req.rawHeaders,
+    body,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    resource: route.resource,
+    stage: STAGE,
+  });
+  const requestId = event.requestContext.requestId;
+  const response = await invoke(simulators[route.fn], event, `${method} ${url.pathname}`);
+  // API Gateway names its request id in every response.
+  response.headers['x-amzn-requestid'] = requestId;
+  return response;
+}
+
+async function invoke(sim: LambdaSimulator, event: unknown, what: string): Promise<HttpResponse> {
+  let failure: string | undefined;
+  let logs: readonly string[] = [];
+  let response: HttpResponse;
+  try {
+    const report = await sim.invoke(event);
+    ({ response, failure } = toHttpResponse(report));
+    // A failed cold start usually explains itself in the init phase's lines.
+    logs = [...(report.initLogs ?? []), ...report.logs];
+  } catch (error) {
+    // The simulator is stopping: the API is closing.
+    response = INTERNAL_ERROR();
+    failure = `invocation failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (failure !== undefined) {
+    // The client gets API Gateway's bare 502; the developer gets the reason and the logs.
+    const tail = logs.slice(-20).map((line) => `  | ${line}`);
+    console.error([`[local-api] ${what} -> 502: ${failure}`, ...tail].join('\n'));
+  }
+  return response;
+}
+
+/** The request body, or undefined when it is over `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    // After 'end' this is a no-op; before it, the client went away.
+    req.once('close', () => reject(new Error('the request was closed before its body arrived')));
+    req.once('error', reject);
+  });
+}
+
+function send(res: ServerResponse, response: HttpResponse): void {
+  res.writeHead(response.statusCode, {
+    ...response.headers,
+    'content-length': String(response.body.length),
+  });
+  res.end(response.body);
+}
+
+function memoize<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= fn();
+    return result;
+  };
+}

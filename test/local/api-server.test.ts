@@ -1,0 +1,279 @@
+// The local API over real HTTP, with the functions in the simulator against real Redis: both
+// routes, the API's own errors, its own redis-server, and `npm start` end to end.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../src/local/api-server.js';
+import { isProcessAlive } from '../../src/local/index.js';
+import { findOnPath, RedisServerNotFoundError } from '../../src/local/own-redis.js';
+import { descendantsOf, processTable } from '../helpers/processes.js';
+import { freePort } from '../helpers/redis-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// The functions' EMF documents would only be noise in the simulator's logs.
+const FUNCTION_ENV = { REDIS_METRICS: 'false' };
+
+interface LoadReport {
+  ops: number;
+  errors: number;
+  durationMs: number;
+  opsPerSec: number;
+  stoppedEarly: boolean;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  params: { durationMs: number; concurrency: number; op: string };
+  pool: { connectionsCreated: number; max: number };
+}
+
+async function getJson(url: string, init?: RequestInit) {
+  const response = await fetch(url, init);
+  return { response, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The counts of one run agree with each other and with what was asked for. */
+function expectConsistent(report: LoadReport, durationMs: number, concurrency: number): void {
+  expect(report.errors).toBe(0);
+  expect(report.ops).toBeGreaterThan(0);
+  expect(report.stoppedEarly).toBe(false);
+  expect(report.params).toMatchObject({ durationMs, concurrency });
+  expect(report.durationMs).toBeGreaterThanOrEqual(durationMs * 0.9);
+  expect(report.durationMs).toBeLessThan(durationMs + 1_000);
+  const expectedRate = (report.ops / report.durationMs) * 1_000;
+  expect(Math.abs(report.opsPerSec - expectedRate)).toBeLessThanOrEqual(expectedRate * 0.01 + 1);
+  const { p50, p95, p99, max } = report.latencyMs;
+  expect(p50).toBeGreaterThan(0);
+  expect([p50, p95, p99, max]).toEqual([...[p50, p95, p99, max]].sort((a, b) => a - b));
+  expect(report.pool.connectionsCreated).toBeGreaterThanOrEqual(1);
+}
+
+describe('the local API', () => {
+  let api: LocalApi;
+  beforeAll(async () => {
+    api = await startLocalApi({ port: 0, redisUrl: REDIS_URL, env: FUNCTION_ENV });
+  });
+  afterAll(() => api?.close());
+
+  test('GET /api/v1/health answers 200 with the PING time and the pool stats', async () => {
+    const { response, body } = await getJson(`${api.url}/api/v1/health`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body).toMatchObject({
+      status: 'ok',
+      redis: { mode: 'standalone', pingMs: expect.any(Number) },
+      pool: { connectionsCreated: 1, max: 2, connectionsFailed: 0 },
+    });
+    expect(api.startedRedis).toBe(false);
+    expect(api.redisUrl).toBe(REDIS_URL);
+  });
+
+  test('GET /api/v1/test/redis runs the load its query string asks for', async () => {
+    const query = 'durationMs=200&concurrency=5&op=set&valueBytes=32&keyspace=10';
+    const { response, body } = await getJson(`${api.url}/api/v1/test/redis?${query}`);
+    expect(response.status).toBe(200);
+    const report = body as unknown as LoadReport;
+    expectConsistent(report, 200, 5);
+    expect(report.params).toMatchObject({ op: 'set', valueBytes: 32, keyspace: 10 });
+  });
+
+  test('POST /api/v1/test/redis runs the load its JSON body asks for', async () => {
+    const { response, body } = await getJson(`${api.url}/api/v1/test/redis`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 200, concurrency: 4, op: 'mixed' }),
+    });
+    expect(response.status).toBe(200);
+    const report = body as unknown as LoadReport;
+    expectConsistent(report, 200, 4);
+    expect(report.params.op).toBe('mixed');
+  });
+
+  test("a bad parameter is the function's own 400, passed through", async () => {
+    const { response, body } = await getJson(`${api.url}/api/v1/test/redis?concurrency=0&op=del`);
+    expect(response.status).toBe(400);
+    expect(body.error).toBe('BadRequest');
+    expect(body.message).toContain('concurrency: expected an integer from 1 to 1000, got "0"');
+    expect(body.message).toContain('op: expected one of get, set, mixed');
+  });
+
+  test('an unknown route is 404; a known one with the wrong method 405 naming the allowed', async () => {
+    const missing = await getJson(`${api.url}/api/v1/nothing`);
+    expect(missing.response.status).toBe(404);
+    expect(missing.body.message).toBe('No route for /api/v1/nothing');
+
+    const wrong = await getJson(`${api.url}/api/v1/health`, { method: 'POST', body: '{}' });
+    expect(wrong.response.status).toBe(405);
+    expect(wrong.response.headers.get('allow')).toBe('GET');
+
+    const del = await getJson(`${api.url}/api/v1/test/redis`, { method: 'DELETE' });
+    expect(del.response.status).toBe(405);
+    expect(del.response.headers.get('allow')).toBe('GET, POST');
+  });
+
+  test('a body over 6 MB is 413, answered before it is read', async () => {
+    // Only the headers are sent: the answer must not wait for a body that never comes.
+    const req = httpRequest(`${api.url}/api/v1/test/redis`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': MAX_BODY_BYTES + 1 },
+    });
+    req.flushHeaders();
+    const [response] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+    req.destroy();
+    expect(response.statusCode).toBe(413);
+  });
+});
+
+describe('a failed invocation', () => {
+  test("is API Gateway's bare 502; the reason goes to the server's stderr", async () => {
+    // A REDIS_URL the pool rejects fails the functions' init phase.
+    const api = await startLocalApi({
+      port: 0,
+      redisUrl: 'redis://:hunter2@127.0.0.1:6379/not-a-db',
+      env: FUNCTION_ENV,
+    });
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { response, body } = await getJson(`${api.url}/api/v1/health`);
+      expect(response.status).toBe(502);
+      expect(body).toEqual({ message: 'Internal server error' });
+      const logged = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
+      expect(logged).toContain('GET /api/v1/health -> 502: invocation failed: ConfigError');
+      expect(logged).toContain('REDIS_URL');
+      expect(logged).not.toContain('hunter2');
+    } finally {
+      stderr.mockRestore();
+      await api.close();
+    }
+  });
+});
+
+describe('its own redis-server', () => {
+  test('is looked up on the PATH first, so a missing one is explained, not a spawn error', () => {
+    expect(findOnPath('redis-server')).toMatch(/\/redis-server$/);
+    expect(findOnPath('redis-server', '/nonexistent:')).toBeUndefined();
+    expect(new RedisServerNotFoundError().message).toContain('apt-get install redis-server');
+  });
+
+  test('starts without a redisUrl, serves the functions, and is gone after close()', async () => {
+    const api = await startLocalApi({ port: 0, env: FUNCTION_ENV });
+    let pid: number | undefined;
+    try {
+      expect(api.startedRedis).toBe(true);
+      const port = new URL(api.redisUrl).port;
+      // redis-server names its address in its process title.
+      pid = processTable().find(
+        (p) => p.cmdline.includes('redis-server') && p.cmdline.includes(`127.0.0.1:${port}`),
+      )?.pid;
+      expect(pid).toBeDefined();
+
+      const { response, body } = await getJson(`${api.url}/api/v1/health`);
+      expect(response.status).toBe(200);
+      expect(body.status).toBe('ok');
+    } finally {
+      await api.close();
+    }
+    expect(isProcessAlive(pid ?? 0)).toBe(false);
+  });
+});
+
+describe('npm start', () => {
+  /** Spawns `npx tsx bin/local.ts` in its own process group, as a terminal runs it. */
+  function start(env: Record<string, string | undefined>) {
+    const child = spawn('npx', ['tsx', 'bin/local.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    return { child, output: () => output };
+  }
+
+  async function waitForOutput(output: () => string, text: string, child: ChildProcess) {
+    const until = Date.now() + 20_000;
+    while (!output().includes(text)) {
+      if (child.exitCode !== null) throw new Error(`exited early:\n${output()}`);
+      if (Date.now() > until) throw new Error(`no "${text}" in:\n${output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** After a failed test: nothing of it may outlive the run. */
+  function killGroup(child: ChildProcess): void {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  async function expectAllGone(pids: number[]): Promise<void> {
+    // Our process waits for every child before it exits; the poll only covers /proc's lag.
+    const until = Date.now() + 2_000;
+    while (pids.some(isProcessAlive) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(pids.filter(isProcessAlive)).toEqual([]);
+  }
+
+  test('serves the API on PORT; SIGINT to tsx stops it, exit 0, nothing left', async () => {
+    const port = await freePort();
+    const { child, output } = start({ PORT: String(port), REDIS_URL });
+    try {
+      await waitForOutput(output, 'listening', child);
+      expect(output()).toContain(`Local API listening on http://127.0.0.1:${port}`);
+      expect(output()).toContain(`http://127.0.0.1:${port}/api/v1/test/redis`);
+      expect(output()).toContain(`Redis: ${REDIS_URL}, REDIS_URL`);
+
+      const health = await fetch(`http://127.0.0.1:${port}/api/v1/health`);
+      expect(health.status).toBe(200);
+
+      const started = descendantsOf(child.pid ?? 0);
+      expect(started.some((p) => p.cmdline.includes('aws-lambda-ric'))).toBe(true);
+      // npx does not pass a lone SIGINT on (a terminal signals the whole group): signal tsx.
+      const tsx = started.find((p) => /\/tsx bin\/local\.ts$/.test(p.cmdline));
+      expect(tsx).toBeDefined();
+      process.kill(tsx?.pid ?? 0, 'SIGINT');
+
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect(output()).toContain('Stopped.');
+      await expectAllGone(started.map((p) => p.pid));
+    } finally {
+      killGroup(child);
+    }
+  });
+
+  test('Ctrl-C (SIGINT to the process group) stops it and the redis-server it started', async () => {
+    const port = await freePort();
+    const { child, output } = start({ PORT: String(port), REDIS_URL: undefined });
+    try {
+      await waitForOutput(output, 'listening', child);
+      expect(output()).toContain('a redis-server started for this session');
+      const health = await fetch(`http://127.0.0.1:${port}/api/v1/health`);
+      expect(health.status).toBe(200);
+
+      const started = descendantsOf(child.pid ?? 0);
+      expect(started.some((p) => p.cmdline.includes('redis-server'))).toBe(true);
+      process.kill(-(child.pid ?? 0), 'SIGINT');
+
+      // npm re-raises the SIGINT once its child is done, as shells expect (or exits 130), so
+      // our own clean exit shows in the last line it printed before exit(0).
+      const [code, signal] = await once(child, 'exit');
+      expect(signal === 'SIGINT' || code === 0 || code === 130, `${code} ${signal}`).toBe(true);
+      expect(output()).toContain('Stopped.');
+      await expectAllGone(started.map((p) => p.pid));
+    } finally {
+      killGroup(child);
+    }
+  });
+});
