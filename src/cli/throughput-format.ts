@@ -2,16 +2,9 @@
  * What the throughput CLI prints, as pure functions (tested without a terminal or a server):
  * the results table, the progress line, and the message of a failed request.
  */
-import type { LoadResult } from '../functions/load.js';
-import type { ThroughputParams } from '../functions/throughput-params.js';
-import type { PoolStats } from '../index.js';
+import type { ThroughputReport } from '../functions/throughput.js';
 
-/** The throughput endpoint's 200 body (src/functions/throughput.ts). */
-export interface ThroughputReport extends LoadResult {
-  readonly stoppedEarly: boolean;
-  readonly params: ThroughputParams;
-  readonly pool: PoolStats;
-}
+export type { ThroughputReport };
 
 /** Enough of the shape to print it; anything else did not come from a throughput endpoint. */
 export function isThroughputReport(value: unknown): value is ThroughputReport {

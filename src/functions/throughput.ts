@@ -7,11 +7,20 @@
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { RedisContext } from '../invocation.js';
 import { withRedisPool } from '../middleware.js';
+import type { PoolStats } from '../pool/RedisPool.js';
 import { getRedisPool } from '../pool/registry.js';
 import { type ApiEvent, BadRequest, json, parseRequest } from './http.js';
-import { runLoad } from './load.js';
+import { type LoadResult, runLoad } from './load.js';
 import { publicError } from './public-error.js';
 import { parseThroughputParams, type ThroughputParams } from './throughput-params.js';
+
+/** The 200 answer's body. */
+export interface ThroughputReport extends LoadResult {
+  /** The deadline came before the requested duration. */
+  readonly stoppedEarly: boolean;
+  readonly params: ThroughputParams;
+  readonly pool: PoolStats;
+}
 
 /** Time kept after the load for the report, the release and the metrics flush. */
 export const REPORT_RESERVE_MS = 500;
@@ -33,8 +42,11 @@ export async function handler(event: ApiEvent, context: Context): Promise<APIGat
     throw error;
   }
   try {
-    const result = await measure(params, context);
-    return json(200, { ...result, pool: getRedisPool().stats() });
+    const report: ThroughputReport = {
+      ...(await measure(params, context)),
+      pool: getRedisPool().stats(),
+    };
+    return json(200, report);
   } catch (error) {
     return json(503, { error: publicError(error) });
   }

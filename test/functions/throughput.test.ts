@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { ThroughputReport } from '../../src/functions/throughput.js';
 import { lambdaContext } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 import { closeFreshPools, importThroughput } from './load-module.js';
@@ -31,23 +32,6 @@ async function throughput() {
   return (await importThroughput({ REDIS_URL: server.url, REDIS_METRICS: 'false' })).handler;
 }
 
-interface Report {
-  ops: number;
-  errors: number;
-  durationMs: number;
-  opsPerSec: number;
-  stoppedEarly: boolean;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-  params: {
-    durationMs: number;
-    concurrency: number;
-    op: string;
-    valueBytes: number;
-    keyspace: number;
-  };
-  pool: { connectionsCreated: number };
-}
-
 describe('GET|POST /api/v1/test/redis', () => {
   it('runs a load whose counts are consistent and whose percentiles are ordered', async () => {
     const handler = await throughput();
@@ -56,7 +40,7 @@ describe('GET|POST /api/v1/test/redis', () => {
       lambdaContext(10_000),
     );
     expect(response.statusCode).toBe(200);
-    const r = JSON.parse(response.body) as Report;
+    const r = JSON.parse(response.body) as ThroughputReport;
     expect(r.params).toEqual({
       durationMs: 300,
       concurrency: 20,
@@ -92,7 +76,7 @@ describe('GET|POST /api/v1/test/redis', () => {
       lambdaContext(10_000),
     );
     expect(viaPost.statusCode).toBe(200);
-    expect((JSON.parse(viaPost.body) as Report).params).toMatchObject({
+    expect((JSON.parse(viaPost.body) as ThroughputReport).params).toMatchObject({
       op: 'set',
       concurrency: 5,
     });
@@ -105,7 +89,10 @@ describe('GET|POST /api/v1/test/redis', () => {
     } as unknown as APIGatewayProxyEventV2;
     const viaV2 = await handler(v2 as unknown as APIGatewayProxyEvent, lambdaContext(10_000));
     expect(viaV2.statusCode).toBe(200);
-    expect((JSON.parse(viaV2.body) as Report).params).toMatchObject({ op: 'get', durationMs: 100 });
+    expect((JSON.parse(viaV2.body) as ThroughputReport).params).toMatchObject({
+      op: 'get',
+      durationMs: 100,
+    });
   });
 
   it('stops before the invocation deadline and says so', async () => {
@@ -113,7 +100,7 @@ describe('GET|POST /api/v1/test/redis', () => {
     const started = Date.now();
     const response = await handler(get({ durationMs: '5000' }), lambdaContext(1_500));
     expect(Date.now() - started).toBeLessThan(1_500);
-    const r = JSON.parse(response.body) as Report;
+    const r = JSON.parse(response.body) as ThroughputReport;
     expect(response.statusCode).toBe(200);
     expect(r.stoppedEarly).toBe(true);
     expect(r.durationMs).toBeLessThan(5_000);

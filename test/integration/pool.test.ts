@@ -239,15 +239,13 @@ describe('exclusive leases come back clean', () => {
 });
 
 describe('validation after idle (the environment may have been frozen)', () => {
-  it('a connection killed server-side during a freeze is replaced; the caller sees no error', async () => {
-    const server = await startRedis();
-    const pool = poolFor(server, { idleCheckMs: 100 });
+  /** A warm pool whose connection the server kills while this process is frozen. */
+  async function killedDuringFreeze(server: RedisServer, idleCheckMs: number) {
+    const pool = poolFor(server, { idleCheckMs });
     const warm = await pool.acquire();
     await warm.redis.set('k', 'v');
     await warm.release();
     const [client] = await poolClients(server);
-
-    // Freeze; the server side drops the connection meanwhile.
     const killed = laterInAnotherProcess(
       100,
       server.port,
@@ -257,6 +255,11 @@ describe('validation after idle (the environment may have been frozen)', () => {
       client?.id ?? '',
     );
     freezeFor(600);
+    return { pool, killed };
+  }
+
+  it('a connection killed server-side during a freeze is replaced; the caller sees no error', async () => {
+    const { pool, killed } = await killedDuringFreeze(await startRedis(), 100);
     // Thawed: acquire before the event loop has had a chance to notice the close.
     const lease = await pool.acquire();
     expect(await lease.redis.get('k')).toBe('v');
@@ -270,21 +273,7 @@ describe('validation after idle (the environment may have been frozen)', () => {
   });
 
   it('without the idle check the same freeze hands the dead connection to the caller', async () => {
-    const server = await startRedis();
-    const pool = poolFor(server, { idleCheckMs: 60_000 });
-    const warm = await pool.acquire();
-    await warm.redis.set('k', 'v');
-    await warm.release();
-    const [client] = await poolClients(server);
-    const killed = laterInAnotherProcess(
-      100,
-      server.port,
-      'CLIENT',
-      'KILL',
-      'ID',
-      client?.id ?? '',
-    );
-    freezeFor(600);
+    const { pool, killed } = await killedDuringFreeze(await startRedis(), 60_000);
     const lease = await pool.acquire();
     const error = await lease.redis.get('k').catch((e: Error) => e);
     expect(String(error)).toMatch(/Connection is closed|ECONNRESET|EPIPE/);

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { ThroughputReport } from '../../src/functions/throughput.js';
 import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../src/local/api-server.js';
 import { isProcessAlive } from '../../src/local/index.js';
 import { findOnPath, RedisServerNotFoundError } from '../../src/local/own-redis.js';
@@ -16,24 +17,13 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The functions' EMF documents would only be noise in the simulator's logs.
 const FUNCTION_ENV = { REDIS_METRICS: 'false' };
 
-interface LoadReport {
-  ops: number;
-  errors: number;
-  durationMs: number;
-  opsPerSec: number;
-  stoppedEarly: boolean;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-  params: { durationMs: number; concurrency: number; op: string };
-  pool: { connectionsCreated: number; max: number };
-}
-
 async function getJson(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
   return { response, body: (await response.json()) as Record<string, unknown> };
 }
 
 /** The counts of one run agree with each other and with what was asked for. */
-function expectConsistent(report: LoadReport, durationMs: number, concurrency: number): void {
+function expectConsistent(report: ThroughputReport, durationMs: number, concurrency: number): void {
   expect(report.errors).toBe(0);
   expect(report.ops).toBeGreaterThan(0);
   expect(report.stoppedEarly).toBe(false);
@@ -73,7 +63,7 @@ describe('the local API', () => {
     const query = 'durationMs=200&concurrency=5&op=set&valueBytes=32&keyspace=10';
     const { response, body } = await getJson(`${api.url}/api/v1/test/redis?${query}`);
     expect(response.status).toBe(200);
-    const report = body as unknown as LoadReport;
+    const report = body as unknown as ThroughputReport;
     expectConsistent(report, 200, 5);
     expect(report.params).toMatchObject({ op: 'set', valueBytes: 32, keyspace: 10 });
   });
@@ -85,7 +75,7 @@ describe('the local API', () => {
       body: JSON.stringify({ durationMs: 200, concurrency: 4, op: 'mixed' }),
     });
     expect(response.status).toBe(200);
-    const report = body as unknown as LoadReport;
+    const report = body as unknown as ThroughputReport;
     expectConsistent(report, 200, 4);
     expect(report.params.op).toBe('mixed');
   });
