@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   AcquireTimeoutError,
   ENVIRONMENT_ID,
+  getRedisPool,
   type Lease,
   PoolClosedError,
   RedisPool,
@@ -396,6 +397,21 @@ describe('lifecycle', () => {
     await pool.close();
     await expect.poll(() => poolClients(server).then((c) => c.length), { timeout: 2_000 }).toBe(0);
     await expect(pool.acquire()).rejects.toBeInstanceOf(PoolClosedError);
+  });
+
+  it('connectOnInit opens the shared connection when the module-scope pool is created', async () => {
+    const server = await startRedis();
+    const pool = getRedisPool({ url: server.url, clientName: 'pool-test', connectOnInit: true });
+    pools.push(pool);
+    // No acquire yet: the connect started with the pool (in Lambda, during the init phase).
+    await expect.poll(() => pool.stats().connectionsCreated).toBe(1);
+    expect(await poolClients(server)).toHaveLength(1);
+    const lease = await pool.acquire();
+    expect(lease.reused).toBe(true);
+    await lease.release();
+    expect(getRedisPool({ url: server.url, clientName: 'pool-test', connectOnInit: true })).toBe(
+      pool,
+    );
   });
 
   it('warm() connects ahead of the first acquire, which then reuses the connection', async () => {
