@@ -369,15 +369,21 @@ describe('redisPool() middy middleware', () => {
     expect(metric(doc, METRIC_NAMES.acquireLatency)).toBeGreaterThanOrEqual(0);
   });
 
-  it('types context.redis for the handler', () => {
-    // Compile-time: `context.redis.get` type-checks without a cast (tsc runs over tests).
-    const typed = async (_event: unknown, context: RedisContext) => context.redis.get('k');
+  it('types context.redis for the handler, in both wrappers, without casts', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server, { metrics: false });
+    await server.cli('SET', 'greeting', 'hello');
+    // tsc checks this file: `context.redis.get` must type-check on a handler typed only by
+    // its context, and both wrappers must accept it as written in the README.
+    const base = async (_event: unknown, context: RedisContext) => context.redis.get('greeting');
     const plain: (event: unknown, context: Context) => Promise<string | null> = withRedisPool(
-      typed,
+      base,
       {
-        pool: { metrics: false },
+        pool: options,
       },
     );
-    expect(typeof plain).toBe('function');
+    const viaMiddy = middy(base).use(redisPool({ pool: options }));
+    expect(await plain({}, lambdaContext())).toBe('hello');
+    expect(await viaMiddy({}, lambdaContext() as RedisContext)).toBe('hello');
   });
 });
