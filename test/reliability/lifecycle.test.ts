@@ -340,4 +340,26 @@ describe('Lambda Managed Instances', () => {
     expect(sum('RedisPoolColdStart')).toBe(1);
     figure('leases that found the connection already open', sum('RedisConnectionReused'));
   });
+
+  it('with two worker threads, each loads the module and holds its own pool', async () => {
+    const server = await startRedis();
+    // The runtime runs the handler once per worker thread: the budget is per worker.
+    const sim = await startFunction(
+      server.url,
+      { AWS_LAMBDA_NODEJS_WORKER_COUNT: '2' },
+      { perEnvironmentConcurrency: 4, maxEnvironments: 1 },
+    );
+    const reports = [];
+    for (let round = 0; round < 4; round++) {
+      const batch = Array.from({ length: 8 }, () => invoke(sim, { op: 'sleep', ms: 20 }));
+      reports.push(...(await Promise.all(batch)));
+    }
+    for (const report of reports) resultOf(report);
+    expect(new Set(reports.map((r) => resultOf(r).pid)).size).toBe(1);
+    const clients = await poolClients(server);
+    figure('connections of one environment with 2 workers', clients.length);
+    // One process, two module instances, two pools: their names carry two environment ids.
+    expect(clients).toHaveLength(2);
+    expect(new Set(clients.map((c) => c.name?.split(':')[1])).size).toBe(2);
+  });
 });
