@@ -91,21 +91,29 @@ describe('freeze', () => {
     expect(after[0]?.name).not.toBe(before?.name);
   });
 
-  it('silent network loss during a freeze fails fast with a typed error, then recovers', async () => {
+  /**
+   * A function reaching Redis through a proxy: one invocation connects, the environment is
+   * frozen and sits idle past REDIS_IDLE_CHECK_MS (100), the network goes silent (nothing is
+   * closed), and the next invocation runs on the thawed environment.
+   */
+  async function lostWhileFrozen(timeoutMs: number, env: Record<string, string> = {}) {
     const server = await startRedis();
     const proxy = await startTcpProxy(server.port);
     proxies.push(proxy);
-    const timeoutMs = 2_000;
-    const sim = await startFunction(proxy.url, {}, { timeoutMs });
+    const sim = await startFunction(proxy.url, env, { timeoutMs });
     const first = await invoke(sim, { op: 'ping' });
     expect(resultOf(first).value).toBe('PONG');
     const envId = first.environmentId;
-    await sim.waitFor((env) => env.id === envId && env.state === 'frozen');
-    // Idle longer than REDIS_IDLE_CHECK_MS (100), so the next lease is checked first.
+    await sim.waitFor((e) => e.id === envId && e.state === 'frozen');
     await sleep(150);
-
     proxy.blackhole(true);
     const lost = await invoke(sim, { op: 'ping' }, envId);
+    return { sim, proxy, envId, lost };
+  }
+
+  it('silent network loss during a freeze fails fast with a typed error, then recovers', async () => {
+    const timeoutMs = 2_000;
+    const { sim, proxy, envId, lost } = await lostWhileFrozen(timeoutMs);
     figure(
       'invocation during the blackhole (ms)',
       `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
@@ -139,23 +147,11 @@ describe('freeze', () => {
   it('silent network loss: an acquire bounded by the Lambda deadline ends before it', async () => {
     // As above, but the invocation's deadline is what bounds the acquire (2000 - 250 ms margin),
     // not REDIS_ACQUIRE_TIMEOUT_MS, and a connect attempt (1000 ms) is longer than the margin.
-    const server = await startRedis();
-    const proxy = await startTcpProxy(server.port);
-    proxies.push(proxy);
     const timeoutMs = 2_000;
-    const sim = await startFunction(
-      proxy.url,
-      { REDIS_ACQUIRE_TIMEOUT_MS: '10000', REDIS_CONNECT_TIMEOUT_MS: '1000' },
-      { timeoutMs },
-    );
-    const first = await invoke(sim, { op: 'ping' });
-    expect(resultOf(first).value).toBe('PONG');
-    const envId = first.environmentId;
-    await sim.waitFor((env) => env.id === envId && env.state === 'frozen');
-    await sleep(150);
-
-    proxy.blackhole(true);
-    const lost = await invoke(sim, { op: 'ping' }, envId);
+    const { lost } = await lostWhileFrozen(timeoutMs, {
+      REDIS_ACQUIRE_TIMEOUT_MS: '10000',
+      REDIS_CONNECT_TIMEOUT_MS: '1000',
+    });
     figure(
       'deadline-bound invocation during the blackhole (ms)',
       `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
