@@ -6,6 +6,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RedisPoolOptions } from './config.js';
+import { DeadlineError } from './errors.js';
 import {
   addInvocationMetrics,
   type InvocationMetrics,
@@ -138,9 +139,10 @@ export class Invocation {
   /**
    * Releases the lease (a connection-level `error` destroys the connection) and flushes the
    * invocation's metrics. Idempotent: the first call does the work, later ones await it.
+   * An early-timeout error means the handler is still running: see abandon().
    */
   end(error?: unknown): Promise<void> {
-    this.#ended ??= this.#finish(error);
+    this.#ended ??= handlerStillRuns(error) ? this.#finish(undefined, true) : this.#finish(error);
     return this.#ended;
   }
 
@@ -170,6 +172,16 @@ export class Invocation {
     this.#record = record;
     this.runner.record(record);
   }
+}
+
+/**
+ * The invocation was answered while its handler goes on in the background: withRedisPool's
+ * DeadlineError, or middy's early timeout (a TimeoutError).
+ */
+function handlerStillRuns(error: unknown): boolean {
+  return (
+    error instanceof DeadlineError || (error instanceof Error && error.name === 'TimeoutError')
+  );
 }
 
 function takeColdStart(): boolean {

@@ -40,9 +40,7 @@ export function redisPool(options: RedisPoolHandlerOptions = {}): RedisPoolMiddl
     name: 'redisPool',
     async before(request) {
       const invocation = runner.start(request.context);
-      // After middy's early timeout the handler still runs: its connection is not reused.
-      const cleanup: Cleanup = (req) =>
-        isMiddyTimeout(req.error) ? invocation.abandon() : invocation.end(req.error);
+      const cleanup: Cleanup = (req) => invocation.end(req.error);
       // Stored before the acquire, so a failed acquire (which goes to onError) still flushes.
       request.internal[CLEANUP_KEY] = cleanup;
       (request.context as RedisContext).redis = await invocation.acquire();
@@ -50,10 +48,6 @@ export function redisPool(options: RedisPoolHandlerOptions = {}): RedisPoolMiddl
     after: cleanupRedisPool,
     onError: cleanupRedisPool,
   };
-}
-
-function isMiddyTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === 'TimeoutError';
 }
 
 /**
@@ -93,8 +87,7 @@ export function withRedisPool<TEvent, TResult>(
         timeoutEarlyMs,
       );
     } catch (error) {
-      // Past the early timeout the handler still runs: its connection is not reused.
-      await (error instanceof DeadlineError ? invocation.abandon() : invocation.end(error));
+      await invocation.end(error);
       throw error;
     }
     await invocation.end();
