@@ -223,7 +223,7 @@ export class RedisPool {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
         // A deadline that has passed ends it, whatever the error says: the deadline timer
         // also reports RedisUnavailableError while attempts are failing.
-        const retry = this.#isConnectFailure(error) && !this.#closed;
+        const retry = error instanceof RedisUnavailableError && !this.#closed;
         if (retry && Date.now() < deadline && this.#retryAt < deadline) continue;
         throw error;
       }
@@ -333,7 +333,7 @@ export class RedisPool {
     const id = this.#nextId++;
     const name = connectionName(this.config.clientName, id);
     const client = createClient(this.config, name);
-    const conn = new PooledConnection(id, client, Date.now());
+    const conn = new PooledConnection(client, Date.now());
     // Without a listener ioredis prints every socket error to the console; the pool keeps
     // the last one as the cause of RedisUnavailableError instead.
     let firstError: Error | undefined;
@@ -383,7 +383,8 @@ export class RedisPool {
   }
 
   #enqueue(exclusive: boolean, deadline: number): Promise<Grant> {
-    let waiter: Waiter | undefined;
+    // The executor runs synchronously: `waiter` is set before it is queued.
+    let waiter!: Waiter;
     const waiting = new Promise<Grant>((resolve, reject) => {
       waiter = {
         exclusive,
@@ -397,9 +398,9 @@ export class RedisPool {
         reject,
       };
     });
-    if (waiter) this.#waiters.push(waiter);
+    this.#waiters.push(waiter);
     return withTimeout(waiting, deadline - Date.now(), () => {
-      const index = waiter ? this.#waiters.indexOf(waiter) : -1;
+      const index = this.#waiters.indexOf(waiter);
       if (index !== -1) this.#waiters.splice(index, 1);
       return this.#timeoutError(deadline, `waiting for one of ${this.config.poolMax} connections`);
     });
@@ -494,17 +495,13 @@ export class RedisPool {
     if (client.isCluster) return true;
     const redis = client as import('ioredis').Redis;
     if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
-    try {
-      // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
-      const [, unwatch, select] = await Promise.allSettled([
-        redis.call('DISCARD'),
-        redis.unwatch(),
-        redis.select(this.config.endpoint.db),
-      ]);
-      return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
-    } catch {
-      return false;
-    }
+    // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
+    const [, unwatch, select] = await Promise.allSettled([
+      redis.call('DISCARD'),
+      redis.unwatch(),
+      redis.select(this.config.endpoint.db),
+    ]);
+    return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
   }
 
   #isTainted(conn: PooledConnection): boolean {
@@ -596,10 +593,6 @@ export class RedisPool {
     } catch {
       conn.client.disconnect();
     }
-  }
-
-  #isConnectFailure(error: unknown): boolean {
-    return error instanceof RedisUnavailableError;
   }
 
   #unavailable(retryInMs: number): RedisUnavailableError {

@@ -30,7 +30,6 @@ export class PooledConnection {
   validation: Promise<boolean> | undefined;
 
   constructor(
-    readonly id: number,
     readonly client: RedisClient,
     now: number,
   ) {
