@@ -418,6 +418,25 @@ describe('lifecycle', () => {
     );
   });
 
+  it('connectOnInit against a down server does not fail the init; the first acquire retries', async () => {
+    const server = await startRedis();
+    await server.stop();
+    const options = {
+      url: server.url,
+      clientName: 'pool-test',
+      connectOnInit: true,
+      retryBaseMs: 1,
+      retryMaxMs: 20,
+    };
+    const pool = getRedisPool(options);
+    pools.push(pool);
+    await expect.poll(() => pool.stats().connectionsFailed).toBeGreaterThan(0);
+    await server.restart();
+    const lease = await pool.acquire();
+    expect(await lease.redis.ping()).toBe('PONG');
+    await lease.release();
+  });
+
   it('warm() connects ahead of the first acquire, which then reuses the connection', async () => {
     const server = await startRedis();
     const pool = poolFor(server);
