@@ -221,6 +221,23 @@ describe('withRedisPool', () => {
     expect(lines).toEqual([]);
   });
 
+  it("honours Powertools' POWERTOOLS_METRICS_DISABLED", async () => {
+    const server = await startRedis();
+    // Powertools reads it when the Metrics instance is made: when the wrapper is created.
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    let handler: (event: unknown, context: Context) => Promise<string>;
+    try {
+      handler = withRedisPool(async (_e: unknown, context: RedisContext) => context.redis.ping(), {
+        pool: poolOptions(server),
+      });
+    } finally {
+      delete process.env.POWERTOOLS_METRICS_DISABLED;
+    }
+    const { result, lines } = await captureStdout(() => handler({}, lambdaContext()));
+    expect(result).toBe('PONG');
+    expect(lines).toEqual([]);
+  });
+
   it('answers a handler still running at the early timeout with DeadlineError and flushes once', async () => {
     const server = await startRedis();
     const options = poolOptions(server);

@@ -437,6 +437,25 @@ describe('lifecycle', () => {
     await lease.release();
   });
 
+  it('drain() lets a lease in flight finish, then closes', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const lease = await pool.acquire({ exclusive: true });
+    let finished = false;
+    const work = (async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      await lease.redis.set('drained', 'yes');
+      finished = true;
+      await lease.release();
+    })();
+    await pool.drain(2_000);
+    expect(finished).toBe(true);
+    await work;
+    expect(await server.cli('GET', 'drained')).toBe('yes');
+    expect(pool.closed).toBe(true);
+    await expect.poll(() => poolClients(server).then((c) => c.length)).toBe(0);
+  });
+
   it('warm() connects ahead of the first acquire, which then reuses the connection', async () => {
     const server = await startRedis();
     const pool = poolFor(server);
