@@ -23,8 +23,6 @@ const SOCKET_CODES = new Set([
 /** Messages of ioredis's own errors that mean the connection, not the command, failed. */
 const CLIENT_MESSAGES = [
   'Connection is closed',
-  'Command timed out',
-  'Socket timeout',
   "Stream isn't writeable",
   "Cluster isn't ready",
   'Reached the max retries per request limit',

@@ -97,8 +97,8 @@ describe('shared leases', () => {
 
     const second = await pool.acquire();
     expect(second.reused).toBe(true);
-    const timeout = Object.assign(new Error('Command timed out'), {});
-    await second.release(timeout);
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    await second.release(reset);
     expect(pool.stats().connectionsLost).toBe(1);
     const third = await pool.acquire();
     expect(third.reused).toBe(false);
