@@ -219,7 +219,8 @@ describe('npm start', () => {
     const port = await freePort();
     const { child, output } = start({ PORT: String(port), REDIS_URL });
     try {
-      await waitForOutput(output, 'listening', child);
+      // The last line of the banner: everything before it has been printed.
+      await waitForOutput(output, 'Ctrl-C stops everything', child);
       expect(output()).toContain(`Local API listening on http://127.0.0.1:${port}`);
       expect(output()).toContain(`http://127.0.0.1:${port}/api/v1/test/redis`);
       expect(output()).toContain(`Redis: ${REDIS_URL}, REDIS_URL`);
@@ -247,7 +248,8 @@ describe('npm start', () => {
     const port = await freePort();
     const { child, output } = start({ PORT: String(port), REDIS_URL: undefined });
     try {
-      await waitForOutput(output, 'listening', child);
+      // The last line of the banner: everything before it has been printed.
+      await waitForOutput(output, 'Ctrl-C stops everything', child);
       expect(output()).toContain('a redis-server started for this session');
       const health = await fetch(`http://127.0.0.1:${port}/api/v1/health`);
       expect(health.status).toBe(200);
