@@ -1,8 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  // The functions import the library by its package name, as a user's code does (tsconfig
+  // `paths` says the same to tsc, tsx and esbuild).
+  resolve: {
+    alias: [
+      { find: /^lambda-redis-pool$/, replacement: source('./src/index.ts') },
+      { find: /^lambda-redis-pool\/middy$/, replacement: source('./src/middy.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     reporters: ['default', './test/summary-reporter.ts'],

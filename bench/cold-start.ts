@@ -1,6 +1,6 @@
 /**
- * Cold start: each function bundled the way a deployment bundles it (esbuild: one minified
- * ESM file for Node 22, the AWS SDK external), its size raw and gzipped, and how long a fresh
+ * Cold start: each function bundled the way a deployment bundles it (the manifest's BUNDLING:
+ * one minified ESM file, the AWS SDK external), its size raw and gzipped, and how long a fresh
  * `node` takes to import it, against a handler that only imports ioredis.
  */
 import { spawn } from 'node:child_process';
@@ -9,21 +9,22 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { BUNDLING, FUNCTIONS } from '../functions/manifest.js';
 import { median, round } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 export const ENTRIES = [
-  { name: 'baseline (ioredis only)', entry: 'bench/baseline-handler.ts', baseline: true },
-  { name: 'health', entry: 'src/functions/health.ts', baseline: false },
-  { name: 'throughput', entry: 'src/functions/throughput.ts', baseline: false },
+  {
+    name: 'baseline (ioredis only)',
+    entry: join(ROOT, 'bench/baseline-handler.ts'),
+    baseline: true,
+  },
+  { name: FUNCTIONS.health.name, entry: FUNCTIONS.health.entry, baseline: false },
+  { name: FUNCTIONS.throughput.name, entry: FUNCTIONS.throughput.entry, baseline: false },
 ] as const;
 
 export const MAX_BUNDLE_RATIO = 1.2;
-
-// CommonJS dependencies (ioredis, …) call require(); an ESM bundle has none unless given one.
-const REQUIRE_SHIM =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export interface ColdStartSettings {
   readonly imports: number;
@@ -61,14 +62,15 @@ export interface ColdStartResult {
   readonly target: { readonly maxBundleRatio: number };
 }
 
+/** The deployment's bundling configuration (functions/manifest.ts), as esbuild options. */
 const BUILD_OPTIONS = {
   bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: true,
-  external: ['@aws-sdk/*'],
-  banner: { js: REQUIRE_SHIM },
+  ...BUNDLING,
+  // Sizes and import times are of the code alone; the map is a separate file anyway.
+  sourcemap: false,
+  external: [...BUNDLING.external],
+  mainFields: [...BUNDLING.mainFields],
+  banner: { js: BUNDLING.banner },
 } satisfies BuildOptions;
 
 export async function benchColdStart(
@@ -81,7 +83,7 @@ export async function benchColdStart(
     const outfile = join(settings.outDir, `${basename(spec.entry, '.ts')}.mjs`);
     const result = await build({
       ...BUILD_OPTIONS,
-      entryPoints: [join(ROOT, spec.entry)],
+      entryPoints: [spec.entry],
       outfile,
       metafile: true,
       logLevel: 'silent',

@@ -10,7 +10,7 @@
  * process.stdout.write is a counting no-op while the loop runs (warm-up included).
  */
 import type { Context } from 'aws-lambda';
-import { withRedisPool } from '../src/middleware.js';
+import { withRedisPool } from 'lambda-redis-pool';
 import { lambdaContext } from './lambda.js';
 import { percentiles, round } from './stats.js';
 

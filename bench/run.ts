@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     log('cold start: bundling, then importing each bundle in fresh node processes…');
     const coldStart = await benchColdStart(redis.url);
 
-    const { closeRedisPools } = await import('../src/pool/registry.js');
+    const { closeRedisPools } = await import('lambda-redis-pool');
     await closeRedisPools();
     const runSeconds = Math.round((performance.now() - t0) / 100) / 10;
 

@@ -13,8 +13,8 @@
  * 1.5 s invocation would not matter, but keeps stdout clean.
  */
 import { Redis } from 'ioredis';
-import { runLoad } from '../src/functions/load.js';
-import type { Op, ThroughputParams } from '../src/functions/throughput-params.js';
+import { runLoad } from '../functions/load.js';
+import type { Op, ThroughputParams } from '../functions/throughput-contract.js';
 import { apiGet, lambdaContext } from './lambda.js';
 import { median, round } from './stats.js';
 
@@ -80,7 +80,7 @@ export async function benchThroughput(
   settings: ThroughputSettings = THROUGHPUT_DEFAULTS,
   log: (line: string) => void = () => {},
 ): Promise<ThroughputResult> {
-  const { handler } = await import('../src/functions/throughput.js');
+  const { handler } = await import('../functions/throughput.js');
   const bare = new Redis(url);
   try {
     await bare.ping();

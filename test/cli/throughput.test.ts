@@ -4,15 +4,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_URL, parseCliArgs, UsageError } from '../../src/cli/throughput-args.js';
+import { DEFAULT_URL, parseCliArgs, UsageError } from '../../cli/throughput-args.js';
 import {
   formatProgress,
   formatReport,
   isThroughputReport,
   serverMessage,
   type ThroughputReport,
-} from '../../src/cli/throughput-format.js';
-import { type LocalApi, startLocalApi } from '../../src/local/api-server.js';
+} from '../../cli/throughput-format.js';
+import { type LocalApi, startLocalApi } from '../../local/api-server.js';
 import { freePort } from '../helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -142,7 +142,7 @@ interface Run {
 }
 
 async function runCli(args: string[]): Promise<Run> {
-  const child = spawn('npx', ['tsx', 'src/cli/throughput.ts', ...args], {
+  const child = spawn('npx', ['tsx', 'cli/throughput.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,8 +5,8 @@
 import { vi } from 'vitest';
 import { closeRedisPools } from '../../src/index.js';
 
-type HealthModule = typeof import('../../src/functions/health.js');
-type ThroughputModule = typeof import('../../src/functions/throughput.js');
+type HealthModule = typeof import('../../functions/health.js');
+type ThroughputModule = typeof import('../../functions/throughput.js');
 
 const fresh: Array<{ closeRedisPools: typeof closeRedisPools }> = [];
 
@@ -24,9 +24,9 @@ async function importWith<T>(path: string, env: Record<string, string>): Promise
 }
 
 export const importHealth = (env: Record<string, string>) =>
-  importWith<HealthModule>('../../src/functions/health.js', env);
+  importWith<HealthModule>('../../functions/health.js', env);
 export const importThroughput = (env: Record<string, string>) =>
-  importWith<ThroughputModule>('../../src/functions/throughput.js', env);
+  importWith<ThroughputModule>('../../functions/throughput.js', env);
 
 /** Closes the pools of every fresh module copy (afterEach). */
 export async function closeFreshPools(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ThroughputReport } from '../../src/functions/throughput.js';
+import type { ThroughputReport } from '../../functions/throughput-contract.js';
 import { lambdaContext } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 import { closeFreshPools, importThroughput } from './load-module.js';

@@ -1,12 +1,11 @@
 // What the local API hands the functions and what it makes of their answers, without a server:
 // API Gateway's REST proxy event (payload 1.0) and its handling of proxy results and failures.
 import { describe, expect, test } from 'vitest';
-import { REPORT_RESERVE_MS } from '../../src/functions/throughput.js';
-import { LIMITS } from '../../src/functions/throughput-params.js';
-import { type HttpRequestInput, toProxyEvent } from '../../src/local/api-event.js';
-import { toHttpResponse } from '../../src/local/api-response.js';
-import { FUNCTIONS } from '../../src/local/api-server.js';
-import type { InvocationReport } from '../../src/local/index.js';
+import { FUNCTIONS } from '../../functions/manifest.js';
+import { LIMITS, REPORT_RESERVE_MS } from '../../functions/throughput-contract.js';
+import { type HttpRequestInput, toProxyEvent } from '../../local/api-event.js';
+import { toHttpResponse } from '../../local/api-response.js';
+import type { InvocationReport } from '../../local/index.js';
 
 function request(overrides: Partial<HttpRequestInput> = {}): HttpRequestInput {
   return {
@@ -154,7 +153,7 @@ describe('the proxy result', () => {
 
 describe('the functions', () => {
   test('get the timeouts their own budgets fit in', async () => {
-    const { HEALTH_BUDGET_MS } = await import('../../src/functions/health.js');
+    const { HEALTH_BUDGET_MS } = await import('../../functions/health.js');
     expect(FUNCTIONS.health.timeoutMs).toBeGreaterThan(HEALTH_BUDGET_MS);
     expect(FUNCTIONS.throughput.timeoutMs).toBeGreaterThan(
       LIMITS.durationMs.max + REPORT_RESERVE_MS,

@@ -5,10 +5,10 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import type { ThroughputReport } from '../../src/functions/throughput.js';
-import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../src/local/api-server.js';
-import { isProcessAlive } from '../../src/local/index.js';
-import { findOnPath, RedisServerNotFoundError } from '../../src/local/own-redis.js';
+import type { ThroughputReport } from '../../functions/throughput-contract.js';
+import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../local/api-server.js';
+import { isProcessAlive } from '../../local/index.js';
+import { findOnPath, RedisServerNotFoundError } from '../../local/own-redis.js';
 import { descendantsOf, processTable } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis-server.js';
 
@@ -169,9 +169,9 @@ describe('its own redis-server', () => {
 });
 
 describe('npm start', () => {
-  /** Spawns `npx tsx bin/local.ts` in its own process group, as a terminal runs it. */
+  /** Spawns `npx tsx local/start.ts` in its own process group, as a terminal runs it. */
   function start(env: Record<string, string | undefined>) {
-    const child = spawn('npx', ['tsx', 'bin/local.ts'], {
+    const child = spawn('npx', ['tsx', 'local/start.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -231,7 +231,7 @@ describe('npm start', () => {
       const started = descendantsOf(child.pid ?? 0);
       expect(started.some((p) => p.cmdline.includes('aws-lambda-ric'))).toBe(true);
       // npx does not pass a lone SIGINT on (a terminal signals the whole group): signal tsx.
-      const tsx = started.find((p) => /\/tsx bin\/local\.ts$/.test(p.cmdline));
+      const tsx = started.find((p) => /\/tsx local\/start\.ts$/.test(p.cmdline));
       expect(tsx).toBeDefined();
       process.kill(tsx?.pid ?? 0, 'SIGINT');
 

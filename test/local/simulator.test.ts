@@ -17,7 +17,7 @@ import {
   parseLogLine,
   processState,
   type SimulatorOptions,
-} from '../../src/local/index.js';
+} from '../../local/index.js';
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/local/${name}.ts`, import.meta.url));

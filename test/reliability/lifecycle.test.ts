@@ -3,7 +3,7 @@
  * invocations) against real redis-servers started on free ports.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isProcessAlive } from '../../src/local/index.js';
+import { isProcessAlive } from '../../local/index.js';
 import { startRedis, stopAll } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {

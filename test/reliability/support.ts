@@ -5,12 +5,12 @@
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { METRIC_NAMES } from '../../src/index.js';
 import {
   type InvocationReport,
   LambdaSimulator,
   type SimulatorOptions,
-} from '../../src/local/index.js';
+} from '../../local/index.js';
+import { METRIC_NAMES } from '../../src/index.js';
 import type { ReliabilityEvent, ReliabilityResult } from '../fixtures/reliability/handler.js';
 import type { EmfDocument } from '../helpers/lambda.js';
 import type { RedisServer } from '../helpers/redis-server.js';

@@ -5,25 +5,16 @@
  * and reports what it did.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { RedisContext } from '../invocation.js';
-import { withRedisPool } from '../middleware.js';
-import type { PoolStats } from '../pool/RedisPool.js';
-import { getRedisPool } from '../pool/registry.js';
+import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { type ApiEvent, BadRequest, json, parseRequest } from './http.js';
-import { type LoadResult, runLoad } from './load.js';
+import { runLoad } from './load.js';
 import { publicError } from './public-error.js';
-import { parseThroughputParams, type ThroughputParams } from './throughput-params.js';
-
-/** The 200 answer's body. */
-export interface ThroughputReport extends LoadResult {
-  /** The deadline came before the requested duration. */
-  readonly stoppedEarly: boolean;
-  readonly params: ThroughputParams;
-  readonly pool: PoolStats;
-}
-
-/** Time kept after the load for the report, the release and the metrics flush. */
-export const REPORT_RESERVE_MS = 500;
+import {
+  REPORT_RESERVE_MS,
+  type ThroughputParams,
+  type ThroughputReport,
+} from './throughput-contract.js';
+import { parseThroughputParams } from './throughput-params.js';
 
 const measure = withRedisPool(async (params: ThroughputParams, context: RedisContext) => {
   const requestedEnd = performance.now() + params.durationMs;

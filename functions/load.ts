@@ -3,28 +3,12 @@
  * time, recording every command's latency. Keys live under one prefix and expire, so a test
  * never leaves anything behind in a real cache.
  */
-import type { RedisClient } from '../pool/connection.js';
-import type { Op, ThroughputParams } from './throughput-params.js';
+import type { RedisClient } from 'lambda-redis-pool';
+import type { LoadResult, Op, ThroughputParams } from './throughput-contract.js';
 
 export const KEY_PREFIX = 'lrp:throughput:';
 /** Written keys expire after this long. */
 export const KEY_TTL_SECONDS = 60;
-
-export interface LoadResult {
-  readonly ops: number;
-  readonly errors: number;
-  /** Time the load actually ran. */
-  readonly durationMs: number;
-  readonly opsPerSec: number;
-  readonly latencyMs: {
-    readonly p50: number;
-    readonly p95: number;
-    readonly p99: number;
-    readonly max: number;
-  };
-  /** The first few distinct error messages, for a reader of the report. */
-  readonly errorSamples: readonly string[];
-}
 
 /** Runs the load until `stopAt` (a performance.now() time) and reports what it did. */
 export async function runLoad(

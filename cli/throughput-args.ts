@@ -3,7 +3,7 @@
  * so a mistake is a usage error here (exit 2) rather than a round trip to a 400.
  */
 import { parseArgs } from 'node:util';
-import { LIMITS, OPS, type Op, type ThroughputParams } from '../functions/throughput-params.js';
+import { LIMITS, OPS, type Op, type ThroughputParams } from '../functions/throughput-contract.js';
 
 /** Where `npm start` serves the throughput function. */
 export const DEFAULT_URL = 'http://127.0.0.1:12000/api/v1/test/redis';

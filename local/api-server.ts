@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { FUNCTIONS, type FunctionKey, ROUTES } from '../functions/manifest.js';
 import { toProxyEvent } from './api-event.js';
 import { type HttpResponse, INTERNAL_ERROR, jsonResponse, toHttpResponse } from './api-response.js';
 import { startOwnRedis } from './own-redis.js';
@@ -17,41 +17,8 @@ export const DEFAULT_PORT = 12_000;
 export const STAGE = 'local';
 /** Lambda's payload limit for a synchronous invocation. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
-
-export interface LocalFunction {
-  /** AWS_LAMBDA_FUNCTION_NAME, and so the prefix of the pool's CLIENT SETNAME. */
-  readonly name: string;
-  readonly entry: string;
-  readonly timeoutMs: number;
-}
-
-const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-
-export const FUNCTIONS = {
-  // The health check answers within HEALTH_BUDGET_MS (1 s) whatever happens; 3 s leaves room
-  // for a cold start.
-  health: { name: 'local-api-health', entry: source('../functions/health.ts'), timeoutMs: 3_000 },
-  // API Gateway's integration timeout, 29 s, is the longest any request can take; the
-  // function's longest run (LIMITS.durationMs.max) and its report fit in it.
-  throughput: {
-    name: 'local-api-throughput',
-    entry: source('../functions/throughput.ts'),
-    timeoutMs: 29_000,
-  },
-} as const satisfies Record<string, LocalFunction>;
-
-type FunctionKey = keyof typeof FUNCTIONS;
-
-export interface Route {
-  readonly resource: string;
-  readonly methods: readonly string[];
-  readonly fn: FunctionKey;
-}
-
-export const ROUTES: readonly Route[] = [
-  { resource: '/api/v1/health', methods: ['GET'], fn: 'health' },
-  { resource: '/api/v1/test/redis', methods: ['GET', 'POST'], fn: 'throughput' },
-];
+/** Local function names (AWS_LAMBDA_FUNCTION_NAME, so the prefix of CLIENT SETNAME). */
+export const LOCAL_FUNCTION_PREFIX = 'local-api-';
 
 export interface LocalApiOptions {
   /** Default 12000; 0 picks a free port. */
@@ -132,11 +99,13 @@ async function startSimulators(
   const keys = Object.keys(FUNCTIONS) as FunctionKey[];
   const started = await Promise.allSettled(
     keys.map((key) => {
-      const fn: LocalFunction = FUNCTIONS[key];
+      const fn = FUNCTIONS[key];
       return LambdaSimulator.start({
         entry: fn.entry,
-        functionName: fn.name,
+        handlerExport: fn.handler,
+        functionName: `${LOCAL_FUNCTION_PREFIX}${fn.name}`,
         timeoutMs: fn.timeoutMs,
+        memoryMb: fn.memoryMb,
         env,
       });
     }),
@@ -202,7 +171,7 @@ async function respond(
     const routes = ROUTES.map((r) => `${r.methods.join('|')} ${r.resource}`);
     return jsonResponse(404, { message: `No route for ${url.pathname}`, routes });
   }
-  if (!route.methods.includes(method)) {
+  if (!(route.methods as readonly string[]).includes(method)) {
     return jsonResponse(
       405,
       { message: `${method} is not allowed on ${route.resource}` },

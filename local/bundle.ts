@@ -1,6 +1,7 @@
 /**
- * Building the handler the way a deployment does: one ESM file with every dependency inside
- * (the AWS SDK excepted, which the Node.js runtime provides). Bundling matters for fidelity:
+ * Building the handler the way a deployment does (the manifest's one BUNDLING configuration):
+ * one ESM file with every dependency inside (the AWS SDK excepted, which the Node.js runtime
+ * provides). Bundling matters for fidelity:
  * module state then lives where it lives in Lambda, and nothing is resolved from the project
  * at run time.
  */
@@ -8,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { BUNDLE_FILE, BUNDLING } from '../functions/manifest.js';
 
 export interface HandlerBundle {
   /** LAMBDA_TASK_ROOT: holds index.mjs. */
@@ -15,10 +17,6 @@ export interface HandlerBundle {
   /** _HANDLER, e.g. 'index.handler'. */
   handler: string;
 }
-
-// CommonJS dependencies (ioredis, …) call require(); an ESM bundle has none unless given one.
-const REQUIRE_SHIM =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 /** Bundles `entry` into `taskRoot`/index.mjs; `taskRoot` must exist. */
 export async function bundleHandler(
@@ -29,13 +27,12 @@ export async function bundleHandler(
   const entryPath = resolve(entry);
   await build({
     entryPoints: [entryPath],
-    outfile: join(taskRoot, 'index.mjs'),
+    outfile: join(taskRoot, BUNDLE_FILE),
     bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    external: ['@aws-sdk/*'],
-    banner: { js: REQUIRE_SHIM },
+    ...BUNDLING,
+    external: [...BUNDLING.external],
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
     logLevel: 'silent',
   });
   await linkNodeModules(entryPath, taskRoot);

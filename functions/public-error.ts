@@ -3,7 +3,7 @@
  * endpoint or anything from the configuration (the pool's own messages name the redacted URL;
  * an API response needs neither).
  */
-import { RedisPoolError, RedisUnavailableError } from '../errors.js';
+import { RedisPoolError, RedisUnavailableError } from 'lambda-redis-pool';
 
 export interface PublicError {
   readonly type: string;

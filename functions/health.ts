@@ -4,9 +4,7 @@
  * check that hangs is worse than one that says "unavailable".
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { RedisContext } from '../invocation.js';
-import { withRedisPool } from '../middleware.js';
-import { getRedisPool } from '../pool/registry.js';
+import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { withinBudget } from './budget.js';
 import { type ApiEvent, json } from './http.js';
 import { publicError } from './public-error.js';

@@ -2,7 +2,7 @@
  * What the throughput CLI prints, as pure functions (tested without a terminal or a server):
  * the results table, the progress line, and the message of a failed request.
  */
-import type { ThroughputReport } from '../functions/throughput.js';
+import type { ThroughputReport } from '../functions/throughput-contract.js';
 
 export type { ThroughputReport };
 

@@ -3,41 +3,7 @@
  * Every bad parameter is named in one 400, so a caller fixes them all at once.
  */
 import { type ApiRequest, BadRequest } from './http.js';
-
-export const OPS = ['get', 'set', 'mixed'] as const;
-export type Op = (typeof OPS)[number];
-
-export interface ThroughputParams {
-  /** How long to run. */
-  readonly durationMs: number;
-  /** Commands in flight at once (all on the function's one shared connection). */
-  readonly concurrency: number;
-  /** `get`, `set`, or `mixed` (4 GETs to 1 SET). */
-  readonly op: Op;
-  /** Size of each value written. */
-  readonly valueBytes: number;
-  /** Distinct keys used. */
-  readonly keyspace: number;
-}
-
-interface Range {
-  readonly min: number;
-  readonly max: number;
-  readonly default: number;
-}
-
-/**
- * API Gateway ends a request after 29 s: the run, the setup and the report must fit in it.
- * The other limits keep one test from turning into a load attack on a shared cache.
- */
-export const LIMITS: Readonly<
-  Record<'durationMs' | 'concurrency' | 'valueBytes' | 'keyspace', Range>
-> = {
-  durationMs: { min: 1, max: 25_000, default: 1_000 },
-  concurrency: { min: 1, max: 1_000, default: 50 },
-  valueBytes: { min: 1, max: 65_536, default: 100 },
-  keyspace: { min: 1, max: 1_000_000, default: 1_000 },
-};
+import { LIMITS, OPS, type Op, type ThroughputParams } from './throughput-contract.js';
 
 const KNOWN = new Set(['durationMs', 'concurrency', 'op', 'valueBytes', 'keyspace']);
 

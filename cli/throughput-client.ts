@@ -2,8 +2,7 @@
  * One call of a throughput endpoint: POST the parameters as JSON, wait while the load runs,
  * and turn every way that can fail into one message for the person at the terminal.
  */
-import { redactUrl } from '../config.js';
-import type { ThroughputParams } from '../functions/throughput-params.js';
+import type { ThroughputParams } from '../functions/throughput-contract.js';
 import { isThroughputReport, serverMessage, type ThroughputReport } from './throughput-format.js';
 
 /** Beyond the run itself: a cold start and the report (API Gateway cuts at 29 s anyway). */
@@ -66,4 +65,19 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The URL as it may be printed: without a password or a secret-looking query value. */
+export function redactUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return '<an unparsable URL>';
+  }
+  if (url.password) url.password = '***';
+  for (const key of [...url.searchParams.keys()]) {
+    if (/pass|pwd|token|secret|signature|credential/i.test(key)) url.searchParams.set(key, '***');
+  }
+  return url.toString();
 }

@@ -3,9 +3,9 @@
  * in the Lambda simulator. Redis is REDIS_URL, or a redis-server of our own when it is unset.
  * Ctrl-C stops everything this started.
  */
-import { redactUrl } from '../src/config.js';
-import { DEFAULT_PORT, type LocalApi, ROUTES, startLocalApi } from '../src/local/api-server.js';
-import { RedisServerNotFoundError } from '../src/local/own-redis.js';
+import { ROUTES } from '../functions/manifest.js';
+import { DEFAULT_PORT, type LocalApi, startLocalApi } from './api-server.js';
+import { RedisServerNotFoundError } from './own-redis.js';
 
 /** Closing is bounded by its parts (environments get 500 ms, redis-server 3 s); this is a net. */
 const FORCE_EXIT_MS = 15_000;
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const where = api.startedRedis
     ? 'a redis-server started for this session (stopped on exit)'
     : 'REDIS_URL';
-  console.log(`Redis: ${redactUrl(api.redisUrl)}, ${where}`);
+  console.log(`Redis: ${withoutPassword(api.redisUrl)}, ${where}`);
   console.log('Try `npm run throughput`. Ctrl-C stops everything.');
 }
 
@@ -79,6 +79,13 @@ function startFailure(error: unknown, port: number): string {
   }
   // Pool and URL errors name the redacted URL only; other errors carry no URL at all.
   return `The local API did not start: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** REDIS_URL as it may be printed: a password in it shows as `***`. */
+function withoutPassword(raw: string): string {
+  const url = new URL(raw);
+  if (url.password) url.password = '***';
+  return url.toString();
 }
 
 await main();
