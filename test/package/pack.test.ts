@@ -1,0 +1,236 @@
+// A consumer's first hour, as a stranger would have it: `npm pack` the package, install the
+// tarball into a fresh project, and use it from ES modules, from CommonJS, through esbuild
+// bundles in both formats (what NodejsFunction builds), and from TypeScript in both module
+// formats. Handlers run against the real local Redis (REDIS_URL from .env.test).
+//
+// The fresh project installs the tarball with npm (the registry's ioredis and the rest
+// resolved as for any user; --prefer-offline reuses the cache that `npm ci` filled).
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const NPM_TIMEOUT_MS = 240_000;
+
+let project: string;
+let tarball: string;
+let files: string[];
+
+/** Runs `node` (the suite's own, Node 24 under npm scripts) in the fresh project. */
+async function node(args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, args, {
+    cwd: project,
+    env: { ...process.env, POWERTOOLS_DEV: 'false', REDIS_METRICS: 'false' },
+    timeout: 30_000,
+  });
+  return stdout.trim();
+}
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'lrp-consumer-'));
+  // prepack builds dist/ from a clean state: the tarball holds what a publish would.
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', project], {
+    cwd: ROOT,
+    timeout: NPM_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
+  if (!info) throw new Error('npm pack printed no result');
+  tarball = join(project, info.filename);
+  files = info.files.map((f) => f.path);
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+  );
+  await run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      tarball,
+      'ioredis@^6',
+      '@middy/core@^7',
+      'typescript@~5.9',
+      '@types/node@^22',
+    ],
+    { cwd: project, timeout: NPM_TIMEOUT_MS },
+  );
+}, NPM_TIMEOUT_MS * 2);
+
+afterAll(async () => {
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe('the published package', () => {
+  test('ships the library only: dist, types, README, LICENSE, CHANGELOG', () => {
+    expect(files).toContain('dist/esm/index.js');
+    expect(files).toContain('dist/cjs/index.js');
+    expect(files).toContain('dist/esm/index.d.ts');
+    expect(files).toContain('dist/cjs/index.d.ts');
+    expect(files).toContain('dist/esm/middy.js');
+    expect(files).toContain('dist/cjs/middy.js');
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'CHANGELOG.md']));
+    const outside = files.filter(
+      (f) =>
+        !/^dist\/(esm|cjs)\//.test(f) &&
+        !/^(README\.md|LICENSE|CHANGELOG\.md|package\.json)$/.test(f),
+    );
+    expect(outside).toEqual([]);
+    // Nothing of the demo functions, the simulator or the CLI.
+    expect(files.filter((f) => /functions|local|cli|throughput/.test(f))).toEqual([]);
+  });
+
+  test('ES modules: import, run a wrapped handler against Redis', async () => {
+    await writeFile(
+      join(project, 'esm.mjs'),
+      `import { withRedisPool, closeRedisPools, RedisUnavailableError } from 'lambda-redis-pool';
+import { redisPool } from 'lambda-redis-pool/middy';
+const handler = withRedisPool(async (event, context) => context.redis.incr('lrp:pack:esm'));
+const context = { getRemainingTimeInMillis: () => 3000, functionName: 'pack', awsRequestId: 'r1' };
+const n = await handler({}, context);
+console.log(JSON.stringify({ n, error: typeof RedisUnavailableError, middy: typeof redisPool }));
+await closeRedisPools();
+`,
+    );
+    const out = JSON.parse(await node(['esm.mjs'])) as { n: number; error: string; middy: string };
+    expect(out.n).toBeGreaterThan(0);
+    expect(out).toMatchObject({ error: 'function', middy: 'function' });
+  });
+
+  test('CommonJS: require, run a wrapped handler against Redis', async () => {
+    await writeFile(
+      join(project, 'cjs.cjs'),
+      `const { withRedisPool, closeRedisPools, RedisPoolError } = require('lambda-redis-pool');
+const { redisPool } = require('lambda-redis-pool/middy');
+const handler = withRedisPool(async (event, context) => context.redis.incr('lrp:pack:cjs'));
+const context = { getRemainingTimeInMillis: () => 3000, functionName: 'pack', awsRequestId: 'r1' };
+handler({}, context).then(async (n) => {
+  console.log(JSON.stringify({ n, error: typeof RedisPoolError, middy: typeof redisPool }));
+  await closeRedisPools();
+});
+`,
+    );
+    const out = JSON.parse(await node(['cjs.cjs'])) as { n: number; error: string; middy: string };
+    expect(out.n).toBeGreaterThan(0);
+    expect(out).toMatchObject({ error: 'function', middy: 'function' });
+  });
+
+  test.each([
+    ['cjs', 'bundle.cjs'],
+    ['esm', 'bundle.mjs'],
+  ] as const)(
+    'esbuild bundles a handler as %s (as NodejsFunction does) and it runs',
+    async (format, out) => {
+      await writeFile(
+        join(project, 'handler.ts'),
+        `import { withRedisPool } from 'lambda-redis-pool';
+export const handler = withRedisPool(async (_event: unknown, context) => {
+  await context.redis.set('lrp:pack:bundle', '${format}', 'EX', 60);
+  return context.redis.get('lrp:pack:bundle');
+});
+`,
+      );
+      await build({
+        entryPoints: [join(project, 'handler.ts')],
+        outfile: join(project, out),
+        absWorkingDir: project,
+        bundle: true,
+        platform: 'node',
+        target: 'node22',
+        format,
+        external: ['@aws-sdk/*'],
+        // ioredis is CommonJS: an ES module bundle needs a require (as the manifest's banner).
+        banner:
+          format === 'esm'
+            ? {
+                js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+              }
+            : {},
+        logLevel: 'silent',
+      });
+      const loader =
+        format === 'cjs'
+          ? `const { handler } = require('./${out}');`
+          : `const { handler } = await import('./${out}');`;
+      await writeFile(
+        join(project, `run-${format}.mjs`),
+        `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+${loader}
+const context = { getRemainingTimeInMillis: () => 3000, functionName: 'pack', awsRequestId: 'r1' };
+console.log(await handler({}, context));
+process.exit(0);
+`,
+      );
+      expect(await node([`run-${format}.mjs`])).toBe(format);
+    },
+  );
+
+  test('TypeScript consumers compile in both module formats, with no @types/aws-lambda', async () => {
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          // The usual setting; it would also hide a declaration that silently became `any`,
+          // which the @ts-expect-error lines below catch.
+          skipLibCheck: true,
+          types: ['node'],
+        },
+        files: ['typed.mts', 'typed.cts'],
+      }),
+    );
+    const body = `const handler = withRedisPool(async (_event: { key: string }, context) => {
+  const value: string | null = await context.redis.get(_event.key);
+  return { value, left: context.getRemainingTimeInMillis() };
+});
+export const check: (event: { key: string }, context: Parameters<typeof handler>[1]) => Promise<{ value: string | null; left: number }> = handler;
+export const mw = redisPool();
+// Not \`any\`: without @types/aws-lambda the context and the client are still typed.
+export const probe = withRedisPool(async (_event: unknown, context) => {
+  // @ts-expect-error no such method on an ioredis client
+  await context.redis.noSuchCommand();
+  // @ts-expect-error getRemainingTimeInMillis returns a number
+  const text: string = context.getRemainingTimeInMillis();
+  return text;
+});
+export const isError = (e: unknown): boolean => e instanceof RedisPoolError;
+`;
+    await writeFile(
+      join(project, 'typed.mts'),
+      `import { withRedisPool, RedisPoolError } from 'lambda-redis-pool';
+import { redisPool } from 'lambda-redis-pool/middy';
+${body}`,
+    );
+    await writeFile(
+      join(project, 'typed.cts'),
+      `import { withRedisPool, RedisPoolError } from 'lambda-redis-pool';
+import { redisPool } from 'lambda-redis-pool/middy';
+${body}`,
+    );
+    await expect(
+      run(process.execPath, [join(project, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+        cwd: project,
+        timeout: 120_000,
+      }),
+    ).resolves.toBeDefined();
+    // And the installed tree really has no aws-lambda types for the check above to lean on.
+    const scoped = await readdir(join(project, 'node_modules/@types'));
+    expect(scoped).not.toContain('aws-lambda');
+  });
+});
