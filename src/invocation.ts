@@ -176,11 +176,23 @@ export class Invocation {
 
 /**
  * The invocation was answered while its handler goes on in the background: withRedisPool's
- * DeadlineError, or middy's early timeout (a TimeoutError).
+ * DeadlineError, or middy's early timeout. middy (5 to 7) throws the latter from its default
+ * `timeoutEarlyResponse` as an Error named TimeoutError whose `cause` is
+ * `{ package: '@middy/core' }`. The name alone is not enough: a handler's own
+ * `AbortSignal.timeout()` rejects with a DOMException named TimeoutError too, and that handler
+ * has ended.
  */
 function handlerStillRuns(error: unknown): boolean {
+  return error instanceof DeadlineError || isMiddyTimeout(error);
+}
+
+function isMiddyTimeout(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'TimeoutError') return false;
+  const cause: unknown = error.cause;
   return (
-    error instanceof DeadlineError || (error instanceof Error && error.name === 'TimeoutError')
+    typeof cause === 'object' &&
+    cause !== null &&
+    (cause as { package?: unknown }).package === '@middy/core'
   );
 }
 

@@ -2,6 +2,9 @@
  * withRedisPool() and the middy middleware against real redis-server processes, with a
  * Lambda-shaped context; EMF documents are read from what the code writes to stdout.
  */
+
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -281,6 +284,74 @@ describe('withRedisPool', () => {
       connectionsLost: 2,
       connectionsCreated: 2,
     });
+  });
+});
+
+describe("a handler's own TimeoutError is not an early timeout", () => {
+  /** An HTTP server that accepts requests and never answers them. */
+  async function silentHttpServer(): Promise<{ url: string; close(): Promise<void> }> {
+    const sockets = new Set<Socket>();
+    const server = createServer(() => {});
+    server.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/`,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  /** Uses its exclusive connection, then lets a fetch bounded by AbortSignal.timeout() fail. */
+  function fetchingHandler(url: string) {
+    return async (_event: unknown, context: RedisContext) => {
+      await context.redis.set('before-fetch', '1');
+      await fetch(url, { signal: AbortSignal.timeout(50) });
+    };
+  }
+
+  it('withRedisPool: the exclusive connection is released for the next invocation, not destroyed', async () => {
+    const server = await startRedis();
+    const http = await silentHttpServer();
+    const options = poolOptions(server, { poolMax: 1 });
+    try {
+      const handler = withRedisPool(fetchingHandler(http.url), { pool: options, exclusive: true });
+      const { result } = await captureStdout(() =>
+        handler({}, lambdaContext()).catch((e: unknown) => e),
+      );
+      // The handler's own error, thrown after the handler ended: not middy's, not ours.
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(result).toBeInstanceOf(DOMException);
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 0, idle: 1 });
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('redisPool(): the exclusive connection is released for the next invocation, not destroyed', async () => {
+    const server = await startRedis();
+    const http = await silentHttpServer();
+    const options = poolOptions(server, { poolMax: 1 });
+    try {
+      const handler = middy(fetchingHandler(http.url)).use(
+        redisPool({ pool: options, exclusive: true }),
+      );
+      const { result } = await captureStdout(() =>
+        handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+      );
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(result).toBeInstanceOf(DOMException);
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 0, idle: 1 });
+      // The next invocation gets the same connection back.
+      await captureStdout(() =>
+        handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+      );
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 1, reused: 1 });
+    } finally {
+      await http.close();
+    }
   });
 });
 
