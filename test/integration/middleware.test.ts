@@ -11,7 +11,6 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  cleanupRedisPool,
   closeRedisPools,
   getRedisPool,
   METRIC_DIMENSION,
@@ -21,9 +20,9 @@ import {
   type RedisContext,
   RedisPoolError,
   type RedisPoolOptions,
-  redisPool,
   withRedisPool,
 } from '../../src/index.js';
+import { cleanupRedisPool, type MiddyRedisContext, redisPool } from '../../src/middy.js';
 import { captureStdout, type EmfDocument, lambdaContext, metric } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 
@@ -276,7 +275,7 @@ describe('withRedisPool', () => {
     expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
     const second = await captureStdout(() =>
-      viaMiddy({}, lambdaContext(300) as RedisContext).catch((e: unknown) => e),
+      viaMiddy({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect((second.result as Error).name).toBe('TimeoutError');
     // Not handed on to the next invocation: each early-timed-out lease took its connection along.
@@ -339,14 +338,14 @@ describe("a handler's own TimeoutError is not an early timeout", () => {
         redisPool({ pool: options, exclusive: true }),
       );
       const { result } = await captureStdout(() =>
-        handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+        handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
       );
       expect((result as Error).name).toBe('TimeoutError');
       expect(result).toBeInstanceOf(DOMException);
       expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 0, idle: 1 });
       // The next invocation gets the same connection back.
       await captureStdout(() =>
-        handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+        handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
       );
       expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 1, reused: 1 });
     } finally {
@@ -360,7 +359,7 @@ describe('redisPool() middy middleware', () => {
 
   /** The handler sees `context.redis` typed, without a cast. */
   function wrap(base: Handler, options: RedisPoolOptions, ...outer: middy.MiddlewareObj[]) {
-    const handler = middy<unknown, unknown, Error, RedisContext>(base);
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(base);
     for (const m of outer) handler.use(m);
     return handler.use(redisPool({ pool: options }));
   }
@@ -373,8 +372,8 @@ describe('redisPool() middy middleware', () => {
       options,
     );
     const { result, emf } = await captureStdout(async () => {
-      await handler({}, lambdaContext() as RedisContext);
-      return handler({}, lambdaContext() as RedisContext);
+      await handler({}, lambdaContext() as MiddyRedisContext);
+      return handler({}, lambdaContext() as MiddyRedisContext);
     });
     expect(result).toBe(2);
     expect(emf).toHaveLength(2);
@@ -387,7 +386,7 @@ describe('redisPool() middy middleware', () => {
     const failure = new Error('nope');
     const handler = wrap(async () => Promise.reject(failure), options);
     const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+      handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect(result).toBe(failure);
     expect(emf).toHaveLength(1);
@@ -405,12 +404,14 @@ describe('redisPool() middy middleware', () => {
       },
     };
     // Inner: its before runs after the pool's, so the lease is already out when it returns.
-    const handler = middy<unknown, unknown, Error, RedisContext>(async () => {
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(async () => {
       handlerRan = true;
     })
       .use(redisPool({ pool: options }))
       .use(cache);
-    const { result, emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext() as MiddyRedisContext),
+    );
     expect(result).toEqual({ statusCode: 200, body: 'from cache' });
     expect(handlerRan).toBe(false);
     expect(emf).toHaveLength(1);
@@ -421,22 +422,22 @@ describe('redisPool() middy middleware', () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
     const rude: middy.MiddlewareObj = { before: async () => 'early' };
-    const leaky = middy<unknown, unknown, Error, RedisContext>(async () => 'handler')
+    const leaky = middy<unknown, unknown, Error, MiddyRedisContext>(async () => 'handler')
       .use(redisPool({ pool: options, exclusive: true, deadlineMarginMs: 0 }))
       .use(rude);
-    const normal = middy<unknown, unknown, Error, RedisContext>(
+    const normal = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => context.redis.ping(),
     ).use(redisPool({ pool: options, exclusive: true }));
-    const first = await captureStdout(() => leaky({}, lambdaContext(200) as RedisContext));
+    const first = await captureStdout(() => leaky({}, lambdaContext(200) as MiddyRedisContext));
     expect(first.result).toBe('early');
     expect(first.emf).toHaveLength(0);
     expect(getRedisPool(options).stats().active).toBe(1);
     await new Promise((r) => setTimeout(r, 250));
     // Another invocation of the same wrapper reclaims it; a different wrapper waits for it.
-    const second = await captureStdout(() => leaky({}, lambdaContext() as RedisContext));
+    const second = await captureStdout(() => leaky({}, lambdaContext() as MiddyRedisContext));
     expect(second.emf).toHaveLength(1); // the abandoned invocation's document, flushed once
     const third = await captureStdout(() =>
-      normal({}, lambdaContext(600) as RedisContext).catch((e: unknown) => e),
+      normal({}, lambdaContext(600) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect(third.result).toBeInstanceOf(RedisPoolError); // the second leaky lease holds the only connection
     expect(getRedisPool(options).stats().connectionsCreated).toBe(2); // the abandoned exclusive one was destroyed
@@ -445,7 +446,7 @@ describe('redisPool() middy middleware', () => {
   it("middy's early timeout still releases and flushes once", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
-    const handler = middy<unknown, unknown, Error, RedisContext>(
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
         await new Promise((r) => setTimeout(r, 1_000));
@@ -453,7 +454,7 @@ describe('redisPool() middy middleware', () => {
       { timeoutEarlyInMillis: 50 },
     ).use(redisPool({ pool: options }));
     const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300) as RedisContext).catch((e: unknown) => e),
+      handler({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect((result as Error).name).toBe('TimeoutError');
     expect(emf).toHaveLength(1);
@@ -464,7 +465,7 @@ describe('redisPool() middy middleware', () => {
     const server = await startRedis();
     const options = poolOptions(server);
     const metrics = new Metrics({ namespace: 'Shop', serviceName: 'orders' });
-    const handler = middy<unknown, unknown, Error, RedisContext>(
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);
         return context.redis.ping();
@@ -472,7 +473,7 @@ describe('redisPool() middy middleware', () => {
     )
       .use(logMetrics(metrics))
       .use(redisPool({ pool: options, metrics }));
-    const { emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    const { emf } = await captureStdout(() => handler({}, lambdaContext() as MiddyRedisContext));
     expect(emf).toHaveLength(1);
     const doc = emf[0] as EmfDocument;
     expect(doc._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop');
@@ -496,6 +497,6 @@ describe('redisPool() middy middleware', () => {
     );
     const viaMiddy = middy(base).use(redisPool({ pool: options }));
     expect(await plain({}, lambdaContext())).toBe('hello');
-    expect(await viaMiddy({}, lambdaContext() as RedisContext)).toBe('hello');
+    expect(await viaMiddy({}, lambdaContext() as MiddyRedisContext)).toBe('hello');
   });
 });
