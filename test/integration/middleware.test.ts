@@ -500,3 +500,28 @@ describe('redisPool() middy middleware', () => {
     expect(await viaMiddy({}, lambdaContext() as MiddyRedisContext)).toBe('hello');
   });
 });
+
+describe('errors carry an HTTP status, for middy error handlers', () => {
+  it('an unreachable Redis reaches the outer onError (where http-error-handler sits) as a 503 not to expose', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server, { metrics: false });
+    await server.kill();
+    let seen: unknown;
+    // Registered first, so its onError runs last: where @middy/http-error-handler goes.
+    const errorHandler: middy.MiddlewareObj = {
+      onError: async (request) => {
+        seen = request.error;
+      },
+    };
+    const handler = middy(async () => 'unreachable')
+      .use(errorHandler)
+      .use(redisPool({ pool: options }));
+    const result = await handler({}, lambdaContext(600) as MiddyRedisContext).catch(
+      (e: unknown) => e,
+    );
+    expect(result).toBe(seen);
+    expect(seen).toBeInstanceOf(RedisPoolError);
+    // What http-errors sets and http-error-handler reads (statusCode, expose); status too.
+    expect(seen).toMatchObject({ statusCode: 503, status: 503, expose: false });
+  });
+});
