@@ -12,6 +12,7 @@ import {
   type InvocationMetrics,
   invocationMetrics,
   PoolMetricsEmitter,
+  takeColdStart,
 } from './metrics.js';
 import type { RedisPoolOptions } from './options.js';
 import type { RedisClient } from './pool/connection.js';
@@ -164,15 +165,6 @@ export function resolveOptions(given: unknown, wrapper: Wrapper): ResolvedOption
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return options as unknown as ResolvedOptions;
-}
-
-/** True until the first invocation of this execution environment begins. */
-let coldStart = true;
-
-function takeColdStart(): boolean {
-  const value = coldStart;
-  coldStart = false;
-  return value;
 }
 
 /** Per wrapper (module scope): the pool, where metrics go, and invocations still holding leases. */

@@ -9,7 +9,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   closeRedisPools,
   getRedisPool,
@@ -523,5 +523,39 @@ describe('errors carry an HTTP status, for middy error handlers', () => {
     expect(seen).toBeInstanceOf(RedisPoolError);
     // What http-errors sets and http-error-handler reads (statusCode, expose); status too.
     expect(seen).toMatchObject({ statusCode: 503, status: 503, expose: false });
+  });
+});
+
+describe('cold starts', () => {
+  const fresh: Array<typeof import('../../src/index.js')> = [];
+  afterEach(async () => {
+    delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    await Promise.all(fresh.splice(0).map((library) => library.closeRedisPools()));
+  });
+
+  /** The cold-start metric of two invocations in a new execution environment of this type. */
+  async function coldStartMetrics(initializationType: string | undefined): Promise<number[]> {
+    if (initializationType === undefined) delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    else process.env.AWS_LAMBDA_INITIALIZATION_TYPE = initializationType;
+    vi.resetModules(); // a new environment: the library's module state starts over
+    const library = await import('../../src/index.js');
+    fresh.push(library);
+    const handler = library.withRedisPool(async (_e: unknown, context: RedisContext) =>
+      context.redis.ping(),
+    );
+    const { emf } = await captureStdout(async () => {
+      await handler({}, lambdaContext());
+      await handler({}, lambdaContext());
+    });
+    return emf.map((doc) => metric(doc, METRIC_NAMES.coldStart));
+  }
+
+  it('an on-demand environment reports its first invocation as a cold start', async () => {
+    expect(await coldStartMetrics('on-demand')).toEqual([1, 0]);
+    expect(await coldStartMetrics(undefined)).toEqual([1, 0]);
+  });
+
+  it('a provisioned-concurrency environment does not: it was initialised before any request', async () => {
+    expect(await coldStartMetrics('provisioned-concurrency')).toEqual([0, 0]);
   });
 });
