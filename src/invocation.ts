@@ -148,13 +148,18 @@ export function resolveOptions(given: unknown, wrapper: Wrapper): ResolvedOption
   const options: Record<string, unknown> = { ...defaults };
   for (const [key, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;
+    if (key === 'timeoutEarlyMs' && wrapper === 'redisPool') {
+      issues.push({
+        variable: `options.${key}`,
+        expected: "none in redisPool(): use middy's own, middy(handler, { timeoutEarlyInMillis })",
+        received: show(value),
+      });
+      continue;
+    }
     if (!allowed.includes(key)) {
       issues.push({
         variable: `options.${key}`,
-        expected:
-          key === 'timeoutEarlyMs'
-            ? 'no timeoutEarlyMs in redisPool(): middy has its own (middy(handler, { timeoutEarlyInMillis }))'
-            : `an option of ${wrapper}(): ${allowed.join(', ')}`,
+        expected: `an option of ${wrapper}(): ${allowed.join(', ')}`,
         received: 'an unknown option',
       });
       continue;

@@ -6,8 +6,9 @@
 import middy from '@middy/core';
 import type { Context, Handler } from 'aws-lambda';
 import type { Cluster, Redis } from 'ioredis';
-import { afterAll, describe, expectTypeOf, it } from 'vitest';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  ConfigError,
   closeRedisPools,
   type LambdaContext,
   type RedisClient,
@@ -92,6 +93,19 @@ describe('withRedisPool: context.redis follows the mode the options state', () =
       handler.pool = getAnotherPool();
     };
     expectTypeOf(assignPool).toBeFunction();
+  });
+});
+
+describe('options: a typo is a compile error, and a ConfigError at init for JavaScript', () => {
+  it('in either wrapper, in its own options and in the pool options', () => {
+    // @ts-expect-error exclusve is not an option
+    expect(() => withRedisPool(async () => 1, { exclusve: true })).toThrow(ConfigError);
+    // @ts-expect-error poolmax is not a pool option
+    expect(() => withRedisPool(async () => 1, { pool: { poolmax: 3 } })).toThrow(ConfigError);
+    // @ts-expect-error middy has its own early timeout
+    expect(() => redisPool({ timeoutEarlyMs: 5 })).toThrow(ConfigError);
+    // @ts-expect-error poolmax is not a pool option
+    expect(() => redisPool({ pool: { poolmax: 3 } })).toThrow(ConfigError);
   });
 });
 
