@@ -169,7 +169,7 @@ export type OptionValue<K extends PoolOptionKey> = KindValue[(typeof POOL_OPTION
  * Every pool option, as given in code (`getRedisPool({ poolMax: 4 })`); each one can be set by
  * its environment variable instead, and code wins. See POOL_OPTIONS for what each one means.
  */
-export type RedisPoolOptions = { readonly [K in PoolOptionKey]?: OptionValue<K> };
+export type RedisPoolOptions = { -readonly [K in PoolOptionKey]?: OptionValue<K> };
 
 /** Environment variable of each option: the contract documented in README.md. */
 export const ENV_VARS = Object.fromEntries(

@@ -96,6 +96,27 @@ describe('withRedisPool: context.redis follows the mode the options state', () =
   });
 });
 
+describe('RedisPoolOptions, derived from POOL_OPTIONS', () => {
+  it('is the documented shape: every option optional, mutable, typed by its kind', () => {
+    expectTypeOf<RedisPoolOptions>().toEqualTypeOf<{
+      url?: string;
+      cluster?: boolean;
+      poolMax?: number;
+      connectTimeoutMs?: number;
+      commandTimeoutMs?: number;
+      acquireTimeoutMs?: number;
+      retryBaseMs?: number;
+      retryMaxMs?: number;
+      idleCheckMs?: number;
+      tlsCaFile?: string;
+      connectOnInit?: boolean;
+      metricsNamespace?: string;
+      metrics?: boolean;
+      clientName?: string;
+    }>();
+  });
+});
+
 describe('options: a typo is a compile error, and a ConfigError at init for JavaScript', () => {
   it('in either wrapper, in its own options and in the pool options', () => {
     // @ts-expect-error exclusve is not an option
