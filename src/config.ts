@@ -7,6 +7,17 @@
 import { accessSync, constants } from 'node:fs';
 import { inspect } from 'node:util';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import {
+  ENV_VARS,
+  type OptionKind,
+  type OptionValue,
+  POOL_OPTION_KEYS,
+  POOL_OPTIONS,
+  type PoolOptionKey,
+  type RedisPoolOptions,
+} from './options.js';
+
+export { DEFAULTS, ENV_VARS, type RedisPoolOptions } from './options.js';
 
 /** A value that prints as `***` everywhere (logs, JSON, util.inspect) unless revealed. */
 export class Secret {
@@ -40,105 +51,24 @@ export interface RedisEndpoint {
   readonly redactedUrl: string;
 }
 
-/** Everything that can be configured in code; each field has an environment variable. */
-export interface RedisPoolOptions {
-  /** REDIS_URL: `redis://` or `rediss://`, optional `user:password@`, optional `/db`. */
-  url?: string;
-  /** REDIS_CLUSTER: use an ioredis Cluster (cluster mode enabled). */
-  cluster?: boolean;
-  /** REDIS_POOL_MAX: connections per execution environment, a hard budget. */
-  poolMax?: number;
-  /** REDIS_CONNECT_TIMEOUT_MS: one connection attempt, TCP + TLS + handshake. */
-  connectTimeoutMs?: number;
-  /** REDIS_COMMAND_TIMEOUT_MS: a command without a reply for this long fails. */
-  commandTimeoutMs?: number;
-  /** REDIS_ACQUIRE_TIMEOUT_MS: the longest an acquire waits, including connecting. */
-  acquireTimeoutMs?: number;
-  /** REDIS_RETRY_BASE_MS: first reconnect backoff step. */
-  retryBaseMs?: number;
-  /** REDIS_RETRY_MAX_MS: reconnect backoff cap. */
-  retryMaxMs?: number;
-  /** REDIS_IDLE_CHECK_MS: a connection idle this long is PINGed before it is handed out. */
-  idleCheckMs?: number;
-  /** REDIS_TLS_CA_FILE: extra CA bundle (PEM) trusted for rediss://. */
-  tlsCaFile?: string;
-  /** REDIS_CONNECT_ON_INIT: open the first connection during the init phase. */
-  connectOnInit?: boolean;
-  /** REDIS_METRICS_NAMESPACE: CloudWatch namespace of the pool's metrics. */
-  metricsNamespace?: string;
-  /** REDIS_METRICS: emit metrics at all. */
-  metrics?: boolean;
-  /** REDIS_CLIENT_NAME: prefix of CLIENT SETNAME (defaults to the function name). */
-  clientName?: string;
-}
+/** An option's resolved value: `undefined` only for an option without a default (tlsCaFile). */
+type ConfigValue<K extends PoolOptionKey> =
+  | OptionValue<K>
+  | ((typeof POOL_OPTIONS)[K]['default'] extends undefined ? undefined : never);
 
-/** The resolved configuration: every value present and valid. */
-export interface RedisPoolConfig {
-  readonly endpoint: RedisEndpoint;
-  readonly cluster: boolean;
-  readonly poolMax: number;
-  readonly connectTimeoutMs: number;
-  readonly commandTimeoutMs: number;
-  readonly acquireTimeoutMs: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  readonly idleCheckMs: number;
-  readonly tlsCaFile: string | undefined;
-  readonly connectOnInit: boolean;
-  readonly metricsNamespace: string;
-  readonly metrics: boolean;
-  readonly clientName: string;
-}
+/**
+ * The resolved configuration: every option of POOL_OPTIONS, valid, except `url`, which becomes
+ * `endpoint` (its password a Secret, so a config can be logged).
+ */
+export type RedisPoolConfig = {
+  readonly [K in Exclude<PoolOptionKey, 'url'>]: ConfigValue<K>;
+} & { readonly endpoint: RedisEndpoint };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Environment variable of each option: the contract documented in README.md. */
-export const ENV_VARS = {
-  url: 'REDIS_URL',
-  cluster: 'REDIS_CLUSTER',
-  poolMax: 'REDIS_POOL_MAX',
-  connectTimeoutMs: 'REDIS_CONNECT_TIMEOUT_MS',
-  commandTimeoutMs: 'REDIS_COMMAND_TIMEOUT_MS',
-  acquireTimeoutMs: 'REDIS_ACQUIRE_TIMEOUT_MS',
-  retryBaseMs: 'REDIS_RETRY_BASE_MS',
-  retryMaxMs: 'REDIS_RETRY_MAX_MS',
-  idleCheckMs: 'REDIS_IDLE_CHECK_MS',
-  tlsCaFile: 'REDIS_TLS_CA_FILE',
-  connectOnInit: 'REDIS_CONNECT_ON_INIT',
-  metricsNamespace: 'REDIS_METRICS_NAMESPACE',
-  metrics: 'REDIS_METRICS',
-  clientName: 'REDIS_CLIENT_NAME',
-} as const satisfies Record<keyof RedisPoolOptions, string>;
-
-/**
- * Defaults, chosen for Lambda: a Redis round trip inside a VPC is well under a millisecond,
- * so a second of silence means a dead peer, and every wait stays small next to a typical
- * 3–30 s function timeout.
- */
-export const DEFAULTS = {
-  url: 'redis://127.0.0.1:6379',
-  cluster: false,
-  // One shared connection for plain commands plus one for an exclusive lease
-  // (MULTI/WATCH, blocking, pub/sub) at a time.
-  poolMax: 2,
-  connectTimeoutMs: 2_000,
-  commandTimeoutMs: 1_000,
-  acquireTimeoutMs: 3_000,
-  retryBaseMs: 50,
-  retryMaxMs: 30_000,
-  // Lambda freezes an environment right after each invocation; after five idle seconds
-  // the peer may have dropped us unnoticed, and one PING costs a fraction of a millisecond.
-  idleCheckMs: 5_000,
-  connectOnInit: false,
-  metricsNamespace: 'LambdaRedisPool',
-  metrics: true,
-} as const;
-
-const MAX_TIMEOUT_MS = 900_000; // Lambda's 15-minute limit: no wait can usefully be longer.
-
 /**
  * Reads and validates the configuration. Options given in code win over the environment.
- * @throws ConfigError listing every bad variable.
+ * @throws ConfigError listing every bad variable or option, unknown option keys included.
  */
 export function loadConfig(
   env: Env = process.env,
@@ -146,183 +76,187 @@ export function loadConfig(
 ): RedisPoolConfig {
   const issues: ConfigIssue[] = [];
   const read = new Reader(env, options, issues);
+  const values = Object.fromEntries(POOL_OPTION_KEYS.map((key) => [key, read.value(key)])) as {
+    readonly [K in PoolOptionKey]: ConfigValue<K>;
+  };
+  const { url, ...rest } = values;
+  const endpoint = read.endpoint(url);
 
-  const cluster = read.boolean('cluster', DEFAULTS.cluster);
-  const endpoint = read.endpoint();
-  const poolMax = read.integer('poolMax', DEFAULTS.poolMax, 1, 1_000);
-  const connectTimeoutMs = read.integer(
-    'connectTimeoutMs',
-    DEFAULTS.connectTimeoutMs,
-    1,
-    MAX_TIMEOUT_MS,
-  );
-  const commandTimeoutMs = read.integer(
-    'commandTimeoutMs',
-    DEFAULTS.commandTimeoutMs,
-    1,
-    MAX_TIMEOUT_MS,
-  );
-  const acquireTimeoutMs = read.integer(
-    'acquireTimeoutMs',
-    DEFAULTS.acquireTimeoutMs,
-    1,
-    MAX_TIMEOUT_MS,
-  );
-  const retryBaseMs = read.integer('retryBaseMs', DEFAULTS.retryBaseMs, 1, 60_000);
-  const retryMaxMs = read.integer('retryMaxMs', DEFAULTS.retryMaxMs, 1, MAX_TIMEOUT_MS);
-  const idleCheckMs = read.integer('idleCheckMs', DEFAULTS.idleCheckMs, 0, 86_400_000);
-  const tlsCaFile = read.caFile(endpoint);
-  const connectOnInit = read.boolean('connectOnInit', DEFAULTS.connectOnInit);
-  const metricsNamespace = read.namespace();
-  const metrics = read.boolean('metrics', DEFAULTS.metrics);
-  const clientName = read.clientName(env.AWS_LAMBDA_FUNCTION_NAME);
-
-  if (retryMaxMs < retryBaseMs) {
+  if (values.retryMaxMs < values.retryBaseMs) {
     read.fail(
       'retryMaxMs',
-      `a cap at least ${read.name('retryBaseMs')} (${retryBaseMs})`,
-      String(retryMaxMs),
+      `a cap at least ${read.name('retryBaseMs')} (${values.retryBaseMs})`,
+      String(values.retryMaxMs),
     );
   }
-  if (cluster && endpoint && endpoint.db !== 0) {
+  if (values.cluster && endpoint && endpoint.db !== 0) {
     read.fail(
       'url',
       `database 0 when ${read.name('cluster')} is true (Redis Cluster has only db 0)`,
       `/${endpoint.db}`,
     );
   }
+  if (values.tlsCaFile !== undefined && endpoint && !endpoint.tls) {
+    read.fail(
+      'tlsCaFile',
+      `to be set only with a rediss:// ${read.name('url')}`,
+      `a CA file with ${endpoint.redactedUrl}`,
+    );
+  }
   if (issues.length > 0 || !endpoint) throw new ConfigError(issues);
-
-  return {
-    endpoint,
-    cluster,
-    poolMax,
-    connectTimeoutMs,
-    commandTimeoutMs,
-    acquireTimeoutMs,
-    retryBaseMs,
-    retryMaxMs,
-    idleCheckMs,
-    tlsCaFile,
-    connectOnInit,
-    metricsNamespace,
-    metrics,
-    clientName,
-  };
+  return { ...rest, endpoint };
 }
 
-/** Reads one option at a time from code options or the environment, recording issues. */
+/**
+ * Reads each option from code options or the environment as POOL_OPTIONS describes it,
+ * recording every issue; an invalid value reads as its default so that reading goes on.
+ */
 class Reader {
-  constructor(
-    private readonly env: Env,
-    private readonly options: RedisPoolOptions,
-    private readonly issues: ConfigIssue[],
-  ) {}
+  readonly #env: Env;
+  readonly #options: Readonly<Record<string, unknown>>;
+  readonly #issues: ConfigIssue[];
 
-  /** How the offending value is named in errors: the variable, or the code option. */
-  name(key: keyof RedisPoolOptions): string {
-    return this.options[key] !== undefined ? `options.${key}` : ENV_VARS[key];
+  constructor(env: Env, options: unknown, issues: ConfigIssue[]) {
+    this.#env = env;
+    this.#issues = issues;
+    this.#options = this.#checkKeys(options);
   }
 
-  fail(key: keyof RedisPoolOptions, expected: string, received: string): void {
-    this.issues.push({ variable: this.name(key), expected, received });
+  /** How the offending value is named in errors: the variable, or the code option. */
+  name(key: PoolOptionKey): string {
+    return this.#options[key] !== undefined ? `options.${key}` : ENV_VARS[key];
+  }
+
+  fail(key: PoolOptionKey, expected: string, received: string): void {
+    this.#issues.push({ variable: this.name(key), expected, received });
+  }
+
+  value<K extends PoolOptionKey>(key: K): ConfigValue<K> {
+    const spec: Spec = POOL_OPTIONS[key];
+    const raw = this.#raw(key);
+    const value = raw === undefined ? undefined : this.#check(key, spec, raw);
+    if (spec.kind === 'clientName') return this.#clientName(value, spec) as ConfigValue<K>;
+    return (value ?? spec.default) as ConfigValue<K>;
+  }
+
+  /** Parses the URL into an endpoint. */
+  endpoint(url: string): RedisEndpoint | undefined {
+    const result = parseRedisUrl(url);
+    if (typeof result !== 'string') return result;
+    this.fail(
+      'url',
+      'a redis:// or rediss:// URL like redis://[user:password@]host[:port][/db]',
+      result,
+    );
+    return undefined;
+  }
+
+  /**
+   * Code options must be an object of known keys: an unknown key would otherwise be ignored
+   * and, since pools are keyed by their options, silently make a second pool with a budget of
+   * its own (`{ poolmax: 3 }`).
+   */
+  #checkKeys(options: unknown): Readonly<Record<string, unknown>> {
+    if (typeof options !== 'object' || options === null) {
+      this.#issues.push({
+        variable: 'options',
+        expected: 'an object of pool options',
+        received: show(options),
+      });
+      return {};
+    }
+    for (const key of Object.keys(options)) {
+      if (Object.hasOwn(POOL_OPTIONS, key)) continue;
+      const near = POOL_OPTION_KEYS.find(
+        (k) => k.toLowerCase() === key.toLowerCase() || ENV_VARS[k] === key,
+      );
+      this.#issues.push({
+        variable: `options.${key}`,
+        expected: `a pool option${near ? ` (did you mean ${near}?)` : ''}`,
+        // Not the value: a misspelt url or password option may hold a secret.
+        received: 'an unknown option',
+      });
+    }
+    return options as Readonly<Record<string, unknown>>;
   }
 
   /** The raw value: a code option as given, or a non-empty environment string. */
-  private raw(key: keyof RedisPoolOptions): unknown {
-    if (this.options[key] !== undefined) return this.options[key];
-    const value = this.env[ENV_VARS[key]];
+  #raw(key: PoolOptionKey): unknown {
+    if (this.#options[key] !== undefined) return this.#options[key];
+    const value = this.#env[ENV_VARS[key]];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
 
-  integer(key: keyof RedisPoolOptions, fallback: number, min: number, max: number): number {
-    const value = this.raw(key);
-    if (value === undefined) return fallback;
-    const n =
-      typeof value === 'number'
-        ? value
-        : /^-?\d+$/.test(String(value))
-          ? Number(value)
-          : Number.NaN;
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.fail(key, `an integer from ${min} to ${max}`, show(value));
-      return fallback;
+  /** The checked value, or undefined (and an issue) when it is not what its kind accepts. */
+  #check(key: PoolOptionKey, spec: Spec, raw: unknown): string | number | boolean | undefined {
+    switch (spec.kind) {
+      case 'integer': {
+        const min = spec.min ?? 0;
+        const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+        const n =
+          typeof raw === 'number' ? raw : /^-?\d+$/.test(String(raw)) ? Number(raw) : Number.NaN;
+        if (Number.isInteger(n) && n >= min && n <= max) return n;
+        return this.#reject(key, `an integer from ${min} to ${max}`, raw);
+      }
+      case 'boolean': {
+        if (typeof raw === 'boolean') return raw;
+        const text = String(raw).toLowerCase();
+        if (['true', '1', 'yes'].includes(text)) return true;
+        if (['false', '0', 'no'].includes(text)) return false;
+        return this.#reject(key, 'true or false', raw);
+      }
+      case 'url':
+        // Parsed by endpoint(); a value that is not even a string is not shown (a password).
+        return typeof raw === 'string' ? raw : this.#reject(key, 'a string', typeof raw, false);
+      case 'file':
+        try {
+          accessSync(String(raw), constants.R_OK);
+          return String(raw);
+        } catch {
+          return this.#reject(
+            key,
+            'a readable PEM file',
+            `${show(raw)} (not found or not readable)`,
+            false,
+          );
+        }
+      case 'namespace': {
+        const text = String(raw);
+        // CloudWatch's rules for namespaces; AWS/ is reserved for AWS services.
+        if (/^[A-Za-z0-9 .\-_/#:]{1,255}$/.test(text) && !text.startsWith('AWS/')) return text;
+        return this.#reject(
+          key,
+          '1-255 of A-Z a-z 0-9 . - _ / # : or space, not starting with AWS/',
+          raw,
+        );
+      }
+      case 'clientName':
+        return String(raw);
     }
-    return n;
   }
 
-  boolean(key: keyof RedisPoolOptions, fallback: boolean): boolean {
-    const value = this.raw(key);
-    if (value === undefined) return fallback;
-    if (typeof value === 'boolean') return value;
-    const text = String(value).toLowerCase();
-    if (['true', '1', 'yes'].includes(text)) return true;
-    if (['false', '0', 'no'].includes(text)) return false;
-    this.fail(key, 'true or false', show(value));
-    return fallback;
+  #reject(key: PoolOptionKey, expected: string, received: unknown, quote = true): undefined {
+    this.fail(key, expected, quote ? show(received) : String(received));
+    return undefined;
   }
 
-  endpoint(): RedisEndpoint | undefined {
-    const value = this.raw('url') ?? DEFAULTS.url;
-    if (typeof value !== 'string') {
-      this.fail('url', 'a redis:// or rediss:// URL', typeof value);
-      return undefined;
-    }
-    const result = parseRedisUrl(value);
-    if (typeof result === 'string') {
-      this.fail(
-        'url',
-        'a redis:// or rediss:// URL like redis://[user:password@]host[:port][/db]',
-        result,
-      );
-      return undefined;
-    }
-    return result;
-  }
-
-  caFile(endpoint: RedisEndpoint | undefined): string | undefined {
-    const value = this.raw('tlsCaFile');
-    if (value === undefined) return undefined;
-    const path = String(value);
-    if (endpoint && !endpoint.tls) {
-      this.fail(
-        'tlsCaFile',
-        `to be set only with a rediss:// ${this.name('url')}`,
-        `a CA file with ${endpoint.redactedUrl}`,
-      );
-    }
-    try {
-      accessSync(path, constants.R_OK);
-    } catch {
-      this.fail('tlsCaFile', 'a readable PEM file', `${show(path)} (not found or not readable)`);
-    }
-    return path;
-  }
-
-  namespace(): string {
-    const value = this.raw('metricsNamespace');
-    if (value === undefined) return DEFAULTS.metricsNamespace;
-    const text = String(value);
-    // CloudWatch's rules for namespaces; AWS/ is reserved for AWS services.
-    if (!/^[A-Za-z0-9 .\-_/#:]{1,255}$/.test(text) || text.startsWith('AWS/')) {
-      this.fail(
-        'metricsNamespace',
-        '1-255 of A-Z a-z 0-9 . - _ / # : or space, not starting with AWS/',
-        show(value),
-      );
-      return DEFAULTS.metricsNamespace;
-    }
-    return text;
-  }
-
-  clientName(functionName: string | undefined): string {
-    const value = this.raw('clientName') ?? functionName ?? 'lambda-redis-pool';
-    // CLIENT SETNAME rejects spaces and newlines; keep names greppable in CLIENT LIST.
-    const name = String(value)
+  /** Any name is accepted: what CLIENT SETNAME would refuse becomes `_`. */
+  #clientName(value: unknown, spec: Spec): string {
+    const fallback = String(spec.default);
+    const name = String(value ?? this.#env.AWS_LAMBDA_FUNCTION_NAME ?? fallback)
+      // CLIENT SETNAME rejects spaces and newlines; keep names greppable in CLIENT LIST.
       .replace(/[^A-Za-z0-9._:\-$[\]]/g, '_')
       .slice(0, 64);
-    return name || 'lambda-redis-pool';
+    return name || fallback;
   }
+}
+
+/** A table entry as the reader sees it: bounds and default may be absent. */
+interface Spec {
+  readonly kind: OptionKind;
+  readonly default: string | number | boolean | undefined;
+  readonly min?: number;
+  readonly max?: number;
 }
 
 /**

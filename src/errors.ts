@@ -2,16 +2,29 @@
  * The typed errors the pool throws. A handler can tell an outage (`RedisUnavailableError`),
  * an exhausted budget (`AcquireTimeoutError`) and a bad deployment (`ConfigError`) apart
  * with `instanceof` or the stable `code`, without parsing messages.
+ *
+ * Each also carries an HTTP status the way `http-errors` does (`statusCode`, `status`,
+ * `expose`), for error handlers that read them: 503 when Redis is unavailable or busy (the
+ * client may retry), 500 for a broken deployment. `expose` is false: messages name the
+ * endpoint, which is not for the client's eyes.
  */
 
 /** Base class of every error this library throws. */
 export class RedisPoolError extends Error {
   readonly code: string;
+  /** HTTP status for this error, as http-errors sets it. */
+  readonly statusCode: number;
+  /** The same, under http-errors' other name. */
+  readonly status: number;
+  /** The message is not meant for clients (http-errors' `expose`). */
+  readonly expose: boolean = false;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: string, message: string, options?: ErrorOptions, statusCode = 500) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.statusCode = statusCode;
+    this.status = statusCode;
   }
 }
 
@@ -44,7 +57,7 @@ export class AcquireTimeoutError extends RedisPoolError {
   readonly waitedMs: number;
 
   constructor(message: string, waitedMs: number, options?: ErrorOptions) {
-    super('ERR_REDIS_POOL_ACQUIRE_TIMEOUT', message, options);
+    super('ERR_REDIS_POOL_ACQUIRE_TIMEOUT', message, options, 503);
     this.waitedMs = waitedMs;
   }
 }
@@ -58,7 +71,7 @@ export class RedisUnavailableError extends RedisPoolError {
   readonly retryInMs: number;
 
   constructor(message: string, retryInMs: number, options?: ErrorOptions) {
-    super('ERR_REDIS_POOL_UNAVAILABLE', message, options);
+    super('ERR_REDIS_POOL_UNAVAILABLE', message, options, 503);
     this.retryInMs = retryInMs;
   }
 }
@@ -79,6 +92,8 @@ export class DeadlineError extends RedisPoolError {
     super(
       'ERR_REDIS_POOL_DEADLINE',
       `The handler was still running ${marginMs} ms before the Lambda deadline`,
+      undefined,
+      503,
     );
   }
 }

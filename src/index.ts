@@ -1,14 +1,13 @@
-/** lambda-redis-pool: the public API. */
-export { type BackoffPolicy, backoffDelay } from './backoff.js';
+/**
+ * lambda-redis-pool: the public API, and only what README.md documents. The middy middleware
+ * is `lambda-redis-pool/middy` (src/middy.ts). Internals that tests use are imported by their
+ * paths, not from here.
+ */
 export {
-  DEFAULTS,
-  ENV_VARS,
   loadConfig,
   type RedisEndpoint,
   type RedisPoolConfig,
-  type RedisPoolOptions,
-  redactUrl,
-  Secret,
+  type Secret,
 } from './config.js';
 export {
   AcquireTimeoutError,
@@ -19,31 +18,19 @@ export {
   RedisPoolError,
   RedisUnavailableError,
 } from './errors.js';
-export {
-  DEFAULT_DEADLINE_MARGIN_MS,
-  type RedisContext,
-  type RedisPoolHandlerOptions,
+export type {
+  LambdaContext,
+  RedisClientFor,
+  RedisContext,
+  RedisPoolHandlerOptions,
+  WithRedisPoolOptions,
 } from './invocation.js';
-export {
-  type InvocationMetrics,
-  METRIC_DIMENSION,
-  METRIC_NAMES,
-  METRIC_UNITS,
-  type MetricKey,
-} from './metrics.js';
-export {
-  CLEANUP_KEY,
-  cleanupRedisPool,
-  type MiddyRequestLike,
-  type RedisPoolMiddleware,
-  redisPool,
-  type WithRedisPoolOptions,
-  withRedisPool,
-} from './middleware.js';
+export { METRIC_DIMENSION, METRIC_NAMES, METRIC_UNITS, type MetricKey } from './metrics.js';
+export { type RedisPoolHandler, withRedisPool } from './middleware.js';
+export type { RedisPoolOptions } from './options.js';
 export {
   type AcquireOptions,
   closeRedisPools,
-  ENVIRONMENT_ID,
   getRedisPool,
   isConnectionError,
   type Lease,

@@ -1,27 +1,71 @@
 /**
  * The life of one invocation's lease, shared by withRedisPool() and the middy middleware:
  * acquire within the invocation's deadline, record its metrics, and end exactly once
- * (release + flush), whichever path gets there first.
+ * (release + flush), whichever path gets there first. Also the wrappers' options, their
+ * defaults and their checks, and the types both wrappers hand to a handler.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
-import type { RedisPoolOptions } from './config.js';
-import { DeadlineError } from './errors.js';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
 import {
   addInvocationMetrics,
   type InvocationMetrics,
   invocationMetrics,
   PoolMetricsEmitter,
+  takeColdStart,
 } from './metrics.js';
+import type { RedisPoolOptions } from './options.js';
 import type { RedisClient } from './pool/connection.js';
 import type { Lease, RedisPool } from './pool/RedisPool.js';
 import { getRedisPool } from './pool/registry.js';
 
-/** The Lambda context as the handler sees it: with the leased ioredis client. */
-export type RedisContext = Context & { redis: RedisClient };
+/**
+ * The parts of Lambda's context a handler can count on, structurally: aws-lambda's `Context`
+ * is one, so this library needs no `@types/aws-lambda` (an optional peer) to type a handler.
+ */
+export interface LambdaContext {
+  readonly functionName: string;
+  readonly functionVersion: string;
+  readonly invokedFunctionArn: string;
+  readonly memoryLimitInMB: string;
+  readonly awsRequestId: string;
+  readonly logGroupName: string;
+  readonly logStreamName: string;
+  /** Milliseconds before Lambda ends the invocation: the deadline every wait respects. */
+  getRemainingTimeInMillis(): number;
+}
 
+/**
+ * The Lambda context as the handler sees it: with the leased ioredis client, a `Redis`
+ * unless the wrapper's options say `pool: { cluster: true }`.
+ */
+export type RedisContext<TClient extends RedisClient = Redis> = LambdaContext & {
+  readonly redis: TClient;
+};
+
+/**
+ * The client a handler gets for these wrapper options, as the code states the mode:
+ * `Cluster` for `pool: { cluster: true }`, either for a `cluster: boolean` that may be true
+ * or false, and `Redis` when the code does not set `cluster` (or sets it false). Cluster mode
+ * chosen only by REDIS_CLUSTER is invisible to the types: say `cluster: true` in code too (or
+ * type the handler's context `RedisContext<RedisClient>`, which accepts either).
+ */
+export type RedisClientFor<TOptions> = [ClusterSetting<TOptions>] extends [true]
+  ? Cluster
+  : true extends ClusterSetting<TOptions>
+    ? RedisClient
+    : Redis;
+
+/** The type of `pool.cluster` when the options surely set it, else undefined. */
+type ClusterSetting<TOptions> = TOptions extends { readonly pool: infer P }
+  ? P extends { readonly cluster: infer C }
+    ? C
+    : undefined
+  : undefined;
+
+/** Options of both wrappers. */
 export interface RedisPoolHandlerOptions {
-  /** Pool configuration, merged over the environment variables. */
+  /** Pool options, merged over the environment variables. */
   readonly pool?: RedisPoolOptions;
   /** Lease a dedicated connection for each invocation instead of the shared one. */
   readonly exclusive?: boolean;
@@ -37,20 +81,106 @@ export interface RedisPoolHandlerOptions {
   readonly metrics?: Metrics;
 }
 
-export const DEFAULT_DEADLINE_MARGIN_MS = 250;
+/** Options of withRedisPool(). */
+export interface WithRedisPoolOptions extends RedisPoolHandlerOptions {
+  /**
+   * A handler still running this long before Lambda's deadline is answered with a
+   * DeadlineError (it keeps running in the background), so its lease is released and its
+   * metrics flushed in time, as middy's `timeoutEarlyInMillis` does. Default 5; 0 turns it off.
+   */
+  readonly timeoutEarlyMs?: number;
+}
 
-/** True until the first invocation of this execution environment begins. */
-let coldStart = true;
+/** The wrappers' options with every default filled in. */
+export interface ResolvedOptions {
+  readonly pool: RedisPoolOptions;
+  readonly exclusive: boolean;
+  readonly deadlineMarginMs: number;
+  readonly metrics: Metrics | undefined;
+  readonly timeoutEarlyMs: number;
+}
+
+/** The wrappers' defaults, merged once over the options given, as middy's middlewares do. */
+const defaults: ResolvedOptions = {
+  pool: {},
+  exclusive: false,
+  deadlineMarginMs: 250,
+  metrics: undefined,
+  timeoutEarlyMs: 5,
+};
+
+const MAX_MS = 900_000; // Lambda's 15-minute limit
+
+/** What each wrapper option accepts; undefined when the value is fine. */
+const expectations: {
+  readonly [K in keyof ResolvedOptions]: (value: unknown) => string | undefined;
+} = {
+  pool: (v) => (isRecord(v) ? undefined : 'an object of pool options'),
+  exclusive: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  deadlineMarginMs: (v) => (isMs(v) ? undefined : `an integer from 0 to ${MAX_MS}`),
+  metrics: (v) => {
+    if (isRecord(v) && typeof v.addMetric === 'function') return undefined;
+    // Not the pool option of the same name, which turns the pool's metrics on or off.
+    return typeof v === 'boolean'
+      ? 'a Powertools Metrics instance (to turn metrics off: pool: { metrics: false })'
+      : 'a Powertools Metrics instance';
+  },
+  timeoutEarlyMs: (v) => (isMs(v) ? undefined : `an integer from 0 to ${MAX_MS}`),
+};
+
+type Wrapper = 'withRedisPool' | 'redisPool';
+
+/**
+ * The options a wrapper was given, merged over the defaults and checked: unknown keys and bad
+ * values fail at init with one ConfigError naming each. An option given as `undefined` takes
+ * its default. `redisPool()` has no `timeoutEarlyMs`: middy has its own early timeout.
+ */
+export function resolveOptions(given: unknown, wrapper: Wrapper): ResolvedOptions {
+  if (given !== undefined && !isRecord(given)) {
+    throw new ConfigError([
+      { variable: 'options', expected: `an object of ${wrapper}() options`, received: show(given) },
+    ]);
+  }
+  const allowed = Object.keys(defaults).filter(
+    (key) => wrapper === 'withRedisPool' || key !== 'timeoutEarlyMs',
+  );
+  const issues: ConfigIssue[] = [];
+  const options: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value === undefined) continue;
+    if (key === 'timeoutEarlyMs' && wrapper === 'redisPool') {
+      issues.push({
+        variable: `options.${key}`,
+        expected: "none in redisPool(): use middy's own, middy(handler, { timeoutEarlyInMillis })",
+        received: show(value),
+      });
+      continue;
+    }
+    if (!allowed.includes(key)) {
+      issues.push({
+        variable: `options.${key}`,
+        expected: `an option of ${wrapper}(): ${allowed.join(', ')}`,
+        received: 'an unknown option',
+      });
+      continue;
+    }
+    const expected = expectations[key as keyof ResolvedOptions](value);
+    if (expected) issues.push({ variable: `options.${key}`, expected, received: show(value) });
+    else options[key] = value;
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return options as unknown as ResolvedOptions;
+}
 
 /** Per wrapper (module scope): the pool, where metrics go, and invocations still holding leases. */
 export class InvocationRunner {
   readonly pool: RedisPool;
-  readonly #options: RedisPoolHandlerOptions;
+  readonly options: ResolvedOptions;
   readonly #emitter: PoolMetricsEmitter | undefined;
   readonly #open = new Set<Invocation>();
 
-  constructor(options: RedisPoolHandlerOptions = {}) {
-    this.#options = options;
+  constructor(options: ResolvedOptions) {
+    this.options = options;
     this.pool = getRedisPool(options.pool);
     const { config } = this.pool;
     this.#emitter =
@@ -63,24 +193,16 @@ export class InvocationRunner {
   }
 
   /** Starts an invocation; call `acquire()` on it, and `end()` on every path out. */
-  start(context: Context): Invocation {
+  start(context: Partial<LambdaContext>): Invocation {
     const now = Date.now();
     this.#endAbandoned(now);
     const remaining =
       typeof context.getRemainingTimeInMillis === 'function'
         ? context.getRemainingTimeInMillis()
         : Number.POSITIVE_INFINITY;
-    const invocation = new Invocation(
-      this,
-      now + remaining,
-      this.#options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
-    );
+    const invocation = new Invocation(this, now + remaining, this.options.deadlineMarginMs);
     this.#open.add(invocation);
     return invocation;
-  }
-
-  get exclusive(): boolean {
-    return this.#options.exclusive ?? false;
   }
 
   /** Called by an invocation once its lease is back and its metrics are out. */
@@ -91,7 +213,7 @@ export class InvocationRunner {
 
   /** Adds a fresh record to the user's Metrics instance at once; they flush it. */
   record(record: InvocationMetrics): void {
-    if (this.#options.metrics) addInvocationMetrics(this.#options.metrics, record);
+    if (this.options.metrics) addInvocationMetrics(this.options.metrics, record);
   }
 
   get metricsEnabled(): boolean {
@@ -127,7 +249,7 @@ export class Invocation {
     const started = Date.now();
     try {
       this.#lease = await this.runner.pool.acquire({
-        exclusive: this.runner.exclusive,
+        exclusive: this.runner.options.exclusive,
         deadline: this.lambdaDeadline - this.marginMs,
       });
       return this.#lease.redis;
@@ -176,16 +298,33 @@ export class Invocation {
 
 /**
  * The invocation was answered while its handler goes on in the background: withRedisPool's
- * DeadlineError, or middy's early timeout (a TimeoutError).
+ * DeadlineError, or middy's early timeout. middy (5 to 7) throws the latter from its default
+ * `timeoutEarlyResponse` as an Error named TimeoutError whose `cause` is
+ * `{ package: '@middy/core' }`. The name alone is not enough: a handler's own
+ * `AbortSignal.timeout()` rejects with a DOMException named TimeoutError too, and that handler
+ * has ended.
  */
 function handlerStillRuns(error: unknown): boolean {
-  return (
-    error instanceof DeadlineError || (error instanceof Error && error.name === 'TimeoutError')
-  );
+  return error instanceof DeadlineError || isMiddyTimeout(error);
 }
 
-function takeColdStart(): boolean {
-  const value = coldStart;
-  coldStart = false;
-  return value;
+function isMiddyTimeout(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'TimeoutError') return false;
+  const cause: unknown = error.cause;
+  return isRecord(cause) && cause.package === '@middy/core';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isMs(value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_MS;
+}
+
+/** A wrapper option's value, shortened for an error message. */
+function show(value: unknown): string {
+  if (isRecord(value)) return Array.isArray(value) ? 'an array' : 'an object';
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

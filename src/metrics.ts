@@ -108,3 +108,18 @@ export class PoolMetricsEmitter {
     this.#metrics.publishStoredMetrics();
   }
 }
+
+/** Until the first invocation of this execution environment takes it. */
+let coldStart = true;
+
+/**
+ * True for the first invocation of an execution environment that Lambda initialised for it.
+ * An environment of provisioned concurrency was initialised ahead of any request, so its
+ * first invocation waited for no init and is not a cold start (as Powertools counts it).
+ */
+export function takeColdStart(): boolean {
+  const value =
+    coldStart && process.env.AWS_LAMBDA_INITIALIZATION_TYPE?.trim() !== 'provisioned-concurrency';
+  coldStart = false;
+  return value;
+}

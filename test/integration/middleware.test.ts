@@ -2,13 +2,15 @@
  * withRedisPool() and the middy middleware against real redis-server processes, with a
  * Lambda-shaped context; EMF documents are read from what the code writes to stdout.
  */
+
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  cleanupRedisPool,
   closeRedisPools,
   getRedisPool,
   METRIC_DIMENSION,
@@ -18,9 +20,9 @@ import {
   type RedisContext,
   RedisPoolError,
   type RedisPoolOptions,
-  redisPool,
   withRedisPool,
 } from '../../src/index.js';
+import { cleanupRedisPool, type MiddyRedisContext, redisPool } from '../../src/middy.js';
 import { captureStdout, type EmfDocument, lambdaContext, metric } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 
@@ -273,7 +275,7 @@ describe('withRedisPool', () => {
     expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
     const second = await captureStdout(() =>
-      viaMiddy({}, lambdaContext(300) as RedisContext).catch((e: unknown) => e),
+      viaMiddy({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect((second.result as Error).name).toBe('TimeoutError');
     // Not handed on to the next invocation: each early-timed-out lease took its connection along.
@@ -284,12 +286,80 @@ describe('withRedisPool', () => {
   });
 });
 
+describe("a handler's own TimeoutError is not an early timeout", () => {
+  /** An HTTP server that accepts requests and never answers them. */
+  async function silentHttpServer(): Promise<{ url: string; close(): Promise<void> }> {
+    const sockets = new Set<Socket>();
+    const server = createServer(() => {});
+    server.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/`,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  /** Uses its exclusive connection, then lets a fetch bounded by AbortSignal.timeout() fail. */
+  function fetchingHandler(url: string) {
+    return async (_event: unknown, context: RedisContext) => {
+      await context.redis.set('before-fetch', '1');
+      await fetch(url, { signal: AbortSignal.timeout(50) });
+    };
+  }
+
+  it('withRedisPool: the exclusive connection is released for the next invocation, not destroyed', async () => {
+    const server = await startRedis();
+    const http = await silentHttpServer();
+    const options = poolOptions(server, { poolMax: 1 });
+    try {
+      const handler = withRedisPool(fetchingHandler(http.url), { pool: options, exclusive: true });
+      const { result } = await captureStdout(() =>
+        handler({}, lambdaContext()).catch((e: unknown) => e),
+      );
+      // The handler's own error, thrown after the handler ended: not middy's, not ours.
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(result).toBeInstanceOf(DOMException);
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 0, idle: 1 });
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('redisPool(): the exclusive connection is released for the next invocation, not destroyed', async () => {
+    const server = await startRedis();
+    const http = await silentHttpServer();
+    const options = poolOptions(server, { poolMax: 1 });
+    try {
+      const handler = middy(fetchingHandler(http.url)).use(
+        redisPool({ pool: options, exclusive: true }),
+      );
+      const { result } = await captureStdout(() =>
+        handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
+      );
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(result).toBeInstanceOf(DOMException);
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 0, idle: 1 });
+      // The next invocation gets the same connection back.
+      await captureStdout(() =>
+        handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
+      );
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 1, reused: 1 });
+    } finally {
+      await http.close();
+    }
+  });
+});
+
 describe('redisPool() middy middleware', () => {
   type Handler = (event: unknown, context: RedisContext) => Promise<unknown>;
 
   /** The handler sees `context.redis` typed, without a cast. */
   function wrap(base: Handler, options: RedisPoolOptions, ...outer: middy.MiddlewareObj[]) {
-    const handler = middy<unknown, unknown, Error, RedisContext>(base);
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(base);
     for (const m of outer) handler.use(m);
     return handler.use(redisPool({ pool: options }));
   }
@@ -302,8 +372,8 @@ describe('redisPool() middy middleware', () => {
       options,
     );
     const { result, emf } = await captureStdout(async () => {
-      await handler({}, lambdaContext() as RedisContext);
-      return handler({}, lambdaContext() as RedisContext);
+      await handler({}, lambdaContext() as MiddyRedisContext);
+      return handler({}, lambdaContext() as MiddyRedisContext);
     });
     expect(result).toBe(2);
     expect(emf).toHaveLength(2);
@@ -316,7 +386,7 @@ describe('redisPool() middy middleware', () => {
     const failure = new Error('nope');
     const handler = wrap(async () => Promise.reject(failure), options);
     const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext() as RedisContext).catch((e: unknown) => e),
+      handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect(result).toBe(failure);
     expect(emf).toHaveLength(1);
@@ -334,12 +404,14 @@ describe('redisPool() middy middleware', () => {
       },
     };
     // Inner: its before runs after the pool's, so the lease is already out when it returns.
-    const handler = middy<unknown, unknown, Error, RedisContext>(async () => {
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(async () => {
       handlerRan = true;
     })
       .use(redisPool({ pool: options }))
       .use(cache);
-    const { result, emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    const { result, emf } = await captureStdout(() =>
+      handler({}, lambdaContext() as MiddyRedisContext),
+    );
     expect(result).toEqual({ statusCode: 200, body: 'from cache' });
     expect(handlerRan).toBe(false);
     expect(emf).toHaveLength(1);
@@ -350,22 +422,22 @@ describe('redisPool() middy middleware', () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
     const rude: middy.MiddlewareObj = { before: async () => 'early' };
-    const leaky = middy<unknown, unknown, Error, RedisContext>(async () => 'handler')
+    const leaky = middy<unknown, unknown, Error, MiddyRedisContext>(async () => 'handler')
       .use(redisPool({ pool: options, exclusive: true, deadlineMarginMs: 0 }))
       .use(rude);
-    const normal = middy<unknown, unknown, Error, RedisContext>(
+    const normal = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => context.redis.ping(),
     ).use(redisPool({ pool: options, exclusive: true }));
-    const first = await captureStdout(() => leaky({}, lambdaContext(200) as RedisContext));
+    const first = await captureStdout(() => leaky({}, lambdaContext(200) as MiddyRedisContext));
     expect(first.result).toBe('early');
     expect(first.emf).toHaveLength(0);
     expect(getRedisPool(options).stats().active).toBe(1);
     await new Promise((r) => setTimeout(r, 250));
     // Another invocation of the same wrapper reclaims it; a different wrapper waits for it.
-    const second = await captureStdout(() => leaky({}, lambdaContext() as RedisContext));
+    const second = await captureStdout(() => leaky({}, lambdaContext() as MiddyRedisContext));
     expect(second.emf).toHaveLength(1); // the abandoned invocation's document, flushed once
     const third = await captureStdout(() =>
-      normal({}, lambdaContext(600) as RedisContext).catch((e: unknown) => e),
+      normal({}, lambdaContext(600) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect(third.result).toBeInstanceOf(RedisPoolError); // the second leaky lease holds the only connection
     expect(getRedisPool(options).stats().connectionsCreated).toBe(2); // the abandoned exclusive one was destroyed
@@ -374,7 +446,7 @@ describe('redisPool() middy middleware', () => {
   it("middy's early timeout still releases and flushes once", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
-    const handler = middy<unknown, unknown, Error, RedisContext>(
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
         await new Promise((r) => setTimeout(r, 1_000));
@@ -382,7 +454,7 @@ describe('redisPool() middy middleware', () => {
       { timeoutEarlyInMillis: 50 },
     ).use(redisPool({ pool: options }));
     const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300) as RedisContext).catch((e: unknown) => e),
+      handler({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
     );
     expect((result as Error).name).toBe('TimeoutError');
     expect(emf).toHaveLength(1);
@@ -393,7 +465,7 @@ describe('redisPool() middy middleware', () => {
     const server = await startRedis();
     const options = poolOptions(server);
     const metrics = new Metrics({ namespace: 'Shop', serviceName: 'orders' });
-    const handler = middy<unknown, unknown, Error, RedisContext>(
+    const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);
         return context.redis.ping();
@@ -401,7 +473,7 @@ describe('redisPool() middy middleware', () => {
     )
       .use(logMetrics(metrics))
       .use(redisPool({ pool: options, metrics }));
-    const { emf } = await captureStdout(() => handler({}, lambdaContext() as RedisContext));
+    const { emf } = await captureStdout(() => handler({}, lambdaContext() as MiddyRedisContext));
     expect(emf).toHaveLength(1);
     const doc = emf[0] as EmfDocument;
     expect(doc._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop');
@@ -425,6 +497,65 @@ describe('redisPool() middy middleware', () => {
     );
     const viaMiddy = middy(base).use(redisPool({ pool: options }));
     expect(await plain({}, lambdaContext())).toBe('hello');
-    expect(await viaMiddy({}, lambdaContext() as RedisContext)).toBe('hello');
+    expect(await viaMiddy({}, lambdaContext() as MiddyRedisContext)).toBe('hello');
+  });
+});
+
+describe('errors carry an HTTP status, for middy error handlers', () => {
+  it('an unreachable Redis reaches the outer onError (where http-error-handler sits) as a 503 not to expose', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server, { metrics: false });
+    await server.kill();
+    let seen: unknown;
+    // Registered first, so its onError runs last: where @middy/http-error-handler goes.
+    const errorHandler: middy.MiddlewareObj = {
+      onError: async (request) => {
+        seen = request.error;
+      },
+    };
+    const handler = middy(async () => 'unreachable')
+      .use(errorHandler)
+      .use(redisPool({ pool: options }));
+    const result = await handler({}, lambdaContext(600) as MiddyRedisContext).catch(
+      (e: unknown) => e,
+    );
+    expect(result).toBe(seen);
+    expect(seen).toBeInstanceOf(RedisPoolError);
+    // What http-errors sets and http-error-handler reads (statusCode, expose); status too.
+    expect(seen).toMatchObject({ statusCode: 503, status: 503, expose: false });
+  });
+});
+
+describe('cold starts', () => {
+  const fresh: Array<typeof import('../../src/index.js')> = [];
+  afterEach(async () => {
+    delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    await Promise.all(fresh.splice(0).map((library) => library.closeRedisPools()));
+  });
+
+  /** The cold-start metric of two invocations in a new execution environment of this type. */
+  async function coldStartMetrics(initializationType: string | undefined): Promise<number[]> {
+    if (initializationType === undefined) delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    else process.env.AWS_LAMBDA_INITIALIZATION_TYPE = initializationType;
+    vi.resetModules(); // a new environment: the library's module state starts over
+    const library = await import('../../src/index.js');
+    fresh.push(library);
+    const handler = library.withRedisPool(async (_e: unknown, context: RedisContext) =>
+      context.redis.ping(),
+    );
+    const { emf } = await captureStdout(async () => {
+      await handler({}, lambdaContext());
+      await handler({}, lambdaContext());
+    });
+    return emf.map((doc) => metric(doc, METRIC_NAMES.coldStart));
+  }
+
+  it('an on-demand environment reports its first invocation as a cold start', async () => {
+    expect(await coldStartMetrics('on-demand')).toEqual([1, 0]);
+    expect(await coldStartMetrics(undefined)).toEqual([1, 0]);
+  });
+
+  it('a provisioned-concurrency environment does not: it was initialised before any request', async () => {
+    expect(await coldStartMetrics('provisioned-concurrency')).toEqual([0, 0]);
   });
 });

@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   AcquireTimeoutError,
-  ENVIRONMENT_ID,
   getRedisPool,
   type Lease,
   PoolClosedError,
@@ -14,6 +13,7 @@ import {
   type RedisPoolOptions,
   RedisUnavailableError,
 } from '../../src/index.js';
+import { ENVIRONMENT_ID } from '../../src/pool/environment.js';
 import { freePort, type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 
 const pools: RedisPool[] = [];

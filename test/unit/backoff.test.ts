@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/index.js';
+import { backoffDelay } from '../../src/backoff.js';
 
 const policyArb = fc
   .record({

@@ -3,13 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig, redactUrl } from '../../src/index.js';
+import { DEFAULTS, ENV_VARS, loadConfig, redactUrl } from '../../src/config.js';
+import {
+  ConfigError,
+  closeRedisPools,
+  getRedisPool,
+  type RedisPoolOptions,
+} from '../../src/index.js';
+import { POOL_OPTION_KEYS, POOL_OPTIONS } from '../../src/options.js';
 
 const PASSWORD = 'hunter2-s3cr3t';
 
-function configError(env: Record<string, string>, options = {}): ConfigError {
+function configError(env: Record<string, string>, options: object = {}): ConfigError {
   try {
-    loadConfig(env, options);
+    loadConfig(env, options as RedisPoolOptions);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -173,6 +180,80 @@ describe('loadConfig', () => {
     expect(JSON.stringify(config)).not.toContain(PASSWORD);
     expect(inspect(config, { depth: 10 })).not.toContain(PASSWORD);
     expect(String(config.endpoint.password)).toBe('***');
+  });
+});
+
+describe('pool options, each defined once in POOL_OPTIONS', () => {
+  it('rejects an unknown option, naming it (a typo must not make a second pool)', () => {
+    const error = configError({}, { poolmax: 3, pasword: PASSWORD, REDIS_URL: 'redis://h' });
+    expect(error.issues).toEqual([
+      {
+        variable: 'options.poolmax',
+        expected: 'a pool option (did you mean poolMax?)',
+        received: 'an unknown option',
+      },
+      { variable: 'options.pasword', expected: 'a pool option', received: 'an unknown option' },
+      {
+        variable: 'options.REDIS_URL',
+        expected: 'a pool option (did you mean url?)',
+        received: 'an unknown option',
+      },
+    ]);
+    expect(error.message).not.toContain(PASSWORD);
+  });
+
+  it('getRedisPool() refuses a misspelt option instead of creating a pool with its own budget', async () => {
+    expect(() => getRedisPool({ poolmax: 3 } as RedisPoolOptions)).toThrow(
+      /options\.poolmax: expected a pool option \(did you mean poolMax\?\)/,
+    );
+    await closeRedisPools();
+  });
+
+  it('rejects options that are not an object', () => {
+    expect(configError({}, null as unknown as RedisPoolOptions).issues).toEqual([
+      { variable: 'options', expected: 'an object of pool options', received: 'null' },
+    ]);
+  });
+
+  it('enforces the bounds of every integer option, from its variable and in code', () => {
+    for (const key of POOL_OPTION_KEYS) {
+      if (key === 'url') continue; // the config holds it as `endpoint`
+      const spec: { env: string; kind: string; min?: number; max?: number } = POOL_OPTIONS[key];
+      if (spec.kind !== 'integer' || spec.min === undefined || spec.max === undefined) continue;
+      // retryBaseMs must stay under the default retryMaxMs (and the reverse): pin the other.
+      const env = { REDIS_RETRY_BASE_MS: '1', REDIS_RETRY_MAX_MS: '900000' };
+      expect(loadConfig({ ...env, [spec.env]: String(spec.min) })[key]).toBe(spec.min);
+      expect(loadConfig({ ...env, [spec.env]: String(spec.max) })[key]).toBe(spec.max);
+      for (const bad of [spec.min - 1, spec.max + 1]) {
+        expect(configError({ ...env, [spec.env]: String(bad) }).issues).toEqual([
+          {
+            variable: spec.env,
+            expected: `an integer from ${spec.min} to ${spec.max}`,
+            received: `"${bad}"`,
+          },
+        ]);
+        expect(configError(env, { [key]: bad }).issues[0]?.variable).toBe(`options.${key}`);
+      }
+    }
+  });
+
+  it('reads every boolean option from its variable', () => {
+    for (const key of POOL_OPTION_KEYS) {
+      if (key === 'url') continue; // the config holds it as `endpoint`
+      const { env, kind } = POOL_OPTIONS[key];
+      if (kind !== 'boolean') continue;
+      expect(loadConfig({ [env]: 'yes' })[key]).toBe(true);
+      expect(loadConfig({ [env]: 'no' })[key]).toBe(false);
+      expect(configError({ [env]: 'perhaps' }).issues[0]?.variable).toBe(env);
+    }
+  });
+
+  it('derives ENV_VARS and DEFAULTS from the table', () => {
+    for (const key of POOL_OPTION_KEYS) {
+      expect(ENV_VARS[key]).toBe(POOL_OPTIONS[key].env);
+      expect(DEFAULTS[key]).toBe(POOL_OPTIONS[key].default);
+    }
+    expect(new Set(Object.values(ENV_VARS)).size).toBe(POOL_OPTION_KEYS.length);
   });
 });
 

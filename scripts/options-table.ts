@@ -1,0 +1,84 @@
+/**
+ * The configuration table of README.md, generated from POOL_OPTIONS (src/options.ts) so that
+ * the documentation cannot drift from the code. `npm run docs:options` rewrites the table
+ * between the `<!-- options:start -->` and `<!-- options:end -->` markers; with `--check` it
+ * only reports whether README.md is up to date (exit code 1 if not); with `--print` it prints
+ * the table.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { POOL_OPTION_KEYS, POOL_OPTIONS, type PoolOptionKey } from '../src/options.js';
+
+export const README = fileURLToPath(new URL('../README.md', import.meta.url));
+const START = '<!-- options:start -->';
+const END = '<!-- options:end -->';
+
+/** The table, as Markdown with padded columns (the way the rest of README.md is formatted). */
+export function optionsTable(): string {
+  const header = ['variable (option)', 'default', 'type', 'meaning'];
+  const rows = POOL_OPTION_KEYS.map((key) => {
+    const spec = POOL_OPTIONS[key];
+    return [`\`${spec.env}\` (\`${key}\`)`, defaultCell(key), typeCell(key), spec.description];
+  });
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((r) => cell(r, i).length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** README text with the table between the markers replaced by the generated one. */
+export function withOptionsTable(readme: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start === -1 || end < start) throw new Error(`README.md lacks ${START} ... ${END}`);
+  return `${readme.slice(0, start + START.length)}\n\n${optionsTable()}\n\n${readme.slice(end)}`;
+}
+
+function defaultCell(key: PoolOptionKey): string {
+  const spec: { default: unknown; defaultText?: string } = POOL_OPTIONS[key];
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  return spec.default === undefined ? 'none' : `\`${String(spec.default)}\``;
+}
+
+function typeCell(key: PoolOptionKey): string {
+  const spec: { kind: string; min?: number; max?: number } = POOL_OPTIONS[key];
+  switch (spec.kind) {
+    case 'integer':
+      return `integer, ${spec.min} – ${spec.max}`;
+    case 'boolean':
+      return 'boolean';
+    case 'url':
+      return 'URL';
+    case 'file':
+      return 'file path';
+    case 'namespace':
+      return 'CloudWatch namespace';
+    default:
+      return 'string';
+  }
+}
+
+function cell(row: string[], i: number): string {
+  return row[i] ?? '';
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const mode = process.argv[2] ?? '--write';
+  if (mode === '--print') {
+    console.log(optionsTable());
+  } else {
+    const current = readFileSync(README, 'utf8');
+    const updated = withOptionsTable(current);
+    if (updated === current) {
+      console.log('README.md: the configuration table is up to date');
+    } else if (mode === '--check') {
+      console.error('README.md: the configuration table is out of date; run npm run docs:options');
+      process.exitCode = 1;
+    } else {
+      writeFileSync(README, updated);
+      console.log('README.md: configuration table rewritten');
+    }
+  }
+}
