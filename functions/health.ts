@@ -4,7 +4,7 @@
  * check that hangs is worse than one that says "unavailable".
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
+import { type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { withinBudget } from './budget.js';
 import { type ApiEvent, json } from './http.js';
 import { publicError } from './public-error.js';
@@ -28,7 +28,7 @@ export async function handler(event: ApiEvent, context: Context): Promise<APIGat
     return json(200, {
       status: 'ok',
       redis,
-      pool: getRedisPool().stats(),
+      pool: probe.pool.stats(),
       durationMs: round(performance.now() - started),
     });
   } catch (error) {

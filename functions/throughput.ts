@@ -5,7 +5,7 @@
  * and reports what it did.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
+import { type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { type ApiEvent, BadRequest, json, parseRequest } from './http.js';
 import { runLoad } from './load.js';
 import { publicError } from './public-error.js';
@@ -35,7 +35,7 @@ export async function handler(event: ApiEvent, context: Context): Promise<APIGat
   try {
     const report: ThroughputReport = {
       ...(await measure(params, context)),
-      pool: getRedisPool().stats(),
+      pool: measure.pool.stats(),
     };
     return json(200, report);
   } catch (error) {

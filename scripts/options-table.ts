@@ -1,5 +1,5 @@
 /**
- * The configuration table of README.md, generated from POOL_OPTIONS (src/options.ts) so that
+ * The configuration list of README.md, generated from POOL_OPTIONS (src/options.ts) so that
  * the documentation cannot drift from the code. `npm run docs:options` rewrites the table
  * between the `<!-- options:start -->` and `<!-- options:end -->` markers; with `--check` it
  * only reports whether README.md is up to date (exit code 1 if not); with `--print` it prints
@@ -13,19 +13,37 @@ export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const START = '<!-- options:start -->';
 const END = '<!-- options:end -->';
 
-/** The table, as Markdown with padded columns (the way the rest of README.md is formatted). */
+/**
+ * The options as a Markdown list, one entry per option (variable, code name, type, default,
+ * then its meaning wrapped at 100 columns): narrow, so a change to one option is a small diff.
+ */
 export function optionsTable(): string {
-  const header = ['variable (option)', 'default', 'type', 'meaning'];
-  const rows = POOL_OPTION_KEYS.map((key) => {
+  return POOL_OPTION_KEYS.map((key) => {
     const spec = POOL_OPTIONS[key];
-    return [`\`${spec.env}\` (\`${key}\`)`, defaultCell(key), typeCell(key), spec.description];
-  });
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((r) => cell(r, i).length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+    const head = `- \`${spec.env}\` (\`${key}\`): ${typeCell(key)}, default ${defaultCell(key)}.`;
+    return [head, ...wrap(spec.description, WIDTH - INDENT.length).map((l) => INDENT + l)].join(
+      '\n',
+    );
+  }).join('\n');
+}
+
+const WIDTH = 100;
+const INDENT = '  ';
+
+/** Greedy word wrap; a word longer than the width gets a line of its own. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 /** README text with the table between the markers replaced by the generated one. */
@@ -58,10 +76,6 @@ function typeCell(key: PoolOptionKey): string {
     default:
       return 'string';
   }
-}
-
-function cell(row: string[], i: number): string {
-  return row[i] ?? '';
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
