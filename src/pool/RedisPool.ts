@@ -314,7 +314,7 @@ export class RedisPool {
   /** Waits, within the deadline, for a connection that is opening. */
   #waitForOpening(opening: Promise<PooledConnection>, request: AcquireRequest): Promise<Grant> {
     const waiter = new Waiter<Grant>(request.deadline - Date.now(), () =>
-      this.#timeoutError(request.deadline, 'waiting for a connection to open'),
+      this.#timeoutError(request, 'waiting for a connection to open'),
     );
     this.#handOver(opening, waiter, request.exclusive);
     return waiter.promise;
@@ -423,7 +423,7 @@ export class RedisPool {
       waiter: new Waiter<Grant>(request.deadline - Date.now(), () => {
         const stillQueued = this.#leaveQueue(queued);
         return this.#timeoutError(
-          request.deadline,
+          request,
           stillQueued
             ? `waiting for one of ${this.config.poolMax} connections`
             : 'waiting for a connection to open',
@@ -453,7 +453,7 @@ export class RedisPool {
       });
     }
     const waiter = new Waiter<boolean>(request.deadline - Date.now(), () =>
-      this.#timeoutError(request.deadline, 'checking an idle connection'),
+      this.#timeoutError(request, 'checking an idle connection'),
     );
     waiter.follow(conn.validation);
     try {
@@ -608,10 +608,14 @@ export class RedisPool {
     );
   }
 
-  /** Past the deadline while Redis is failing, that is the story; otherwise the budget was. */
-  #timeoutError(deadline: number, what: string): RedisPoolError {
+  /**
+   * Past the deadline while Redis is failing, that is the story; otherwise the budget was.
+   * `waitedMs` is measured from the acquire's start: the deadline may be the caller's, tighter
+   * than the acquire timeout.
+   */
+  #timeoutError(request: AcquireRequest, what: string): RedisPoolError {
     if (this.#failures > 0) return this.#unavailable(this.#retryAt - Date.now());
-    const waited = this.config.acquireTimeoutMs - Math.max(0, deadline - Date.now());
+    const waited = Date.now() - request.start;
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
 }

@@ -187,6 +187,23 @@ describe('the budget', () => {
     expect(Date.now()).toBeLessThan(deadline + 100);
     await held.release();
   });
+
+  it('AcquireTimeoutError.waitedMs is the time the acquire waited when its deadline cut it short', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1, acquireTimeoutMs: 10_000 });
+    const held = await pool.acquire({ exclusive: true });
+    const started = Date.now();
+    const deadline = started + 150;
+    const error = await pool.acquire({ exclusive: true, deadline }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(AcquireTimeoutError);
+    const { waitedMs } = error as AcquireTimeoutError;
+    // Bounded by what this test measured, not by the 10 s acquire timeout. (The deadline timer
+    // never fires early; 1 ms of slack for Date.now()'s rounding.)
+    expect(waitedMs).toBeGreaterThanOrEqual(deadline - started - 1);
+    expect(waitedMs).toBeLessThanOrEqual(elapsed);
+    await held.release();
+  });
 });
 
 describe('exclusive leases come back clean', () => {
