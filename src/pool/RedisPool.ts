@@ -124,8 +124,8 @@ interface Grant {
   readonly conn: PooledConnection;
   /** Just opened: no need to check it. */
   readonly fresh: boolean;
-  /** Idle long enough (or already being checked) that it must answer a PING first. */
-  readonly check: boolean;
+  /** The PING it must answer first: it sat idle long enough, or was already being checked. */
+  readonly validation: Promise<boolean> | undefined;
 }
 
 export class RedisPool {
@@ -269,7 +269,8 @@ export class RedisPool {
         this.#discard(grant.conn);
         continue;
       }
-      if (!grant.check || (await this.#validate(grant.conn, request))) return grant;
+      const { conn, validation } = grant;
+      if (!validation || (await this.#awaitValidation(conn, validation, request))) return grant;
       // It failed its PING and was discarded: get another one.
     }
   }
@@ -295,20 +296,20 @@ export class RedisPool {
   }
 
   /**
-   * Marks the connection as leased to this acquirer. Decides whether it needs a PING before
-   * the lease count changes, because a leased connection no longer looks idle.
+   * Marks the connection as leased to this acquirer, and starts its PING if it needs one. Both
+   * happen here, before the lease count changes, because a leased connection no longer looks
+   * idle: an acquirer arriving in the same tick must find the PING already in flight, or it
+   * would be handed the unchecked connection without waiting.
    */
   #assign(conn: PooledConnection, exclusive: boolean, fresh: boolean): Grant {
-    const check =
-      !fresh &&
-      (conn.validation !== undefined || conn.idleFor(Date.now()) > this.config.idleCheckMs);
+    const validation = fresh ? undefined : this.#validationFor(conn);
     conn.leases++;
     if (exclusive) {
       conn.exclusive = true;
     } else {
       this.#shared = conn;
     }
-    return { conn, fresh, check };
+    return { conn, fresh, validation };
   }
 
   /** Waits, within the deadline, for a connection that is opening. */
@@ -443,19 +444,32 @@ export class RedisPool {
 
   // ---- validation ------------------------------------------------------------------------
 
-  /** PINGs an idle connection; every acquirer arriving meanwhile shares the same PING. */
-  async #validate(conn: PooledConnection, request: AcquireRequest): Promise<boolean> {
-    if (!conn.validation) {
-      const validation = this.#ping(conn);
-      conn.validation = validation;
-      validation.finally(() => {
-        if (conn.validation === validation) conn.validation = undefined;
-      });
-    }
+  /**
+   * The PING a connection must answer before it is handed out: the one in flight, shared by
+   * every acquirer arriving meanwhile, or a new one if it sat idle longer than idleCheckMs.
+   * None for a connection already known to be closed: the acquirer discards it unasked.
+   */
+  #validationFor(conn: PooledConnection): Promise<boolean> | undefined {
+    if (conn.validation) return conn.validation;
+    if (!conn.ready || conn.idleFor(Date.now()) <= this.config.idleCheckMs) return undefined;
+    const validation = this.#ping(conn);
+    conn.validation = validation;
+    validation.finally(() => {
+      if (conn.validation === validation) conn.validation = undefined;
+    });
+    return validation;
+  }
+
+  /** True when the connection answered; gives the lease back if the deadline comes first. */
+  async #awaitValidation(
+    conn: PooledConnection,
+    validation: Promise<boolean>,
+    request: AcquireRequest,
+  ): Promise<boolean> {
     const waiter = new Waiter<boolean>(request.deadline - Date.now(), () =>
       this.#timeoutError(request, 'checking an idle connection'),
     );
-    waiter.follow(conn.validation);
+    waiter.follow(validation);
     try {
       return await waiter.promise;
     } catch (error) {

@@ -632,6 +632,42 @@ describe('validation after idle', () => {
     expect(redis.connection(0).pings).toBe(0);
   });
 
+  it('concurrent acquirers of an idle connection share one PING, and all wait for it', async () => {
+    const { redis, pool } = setup({ idleCheckMs: 1_000 });
+    const first = await pool.acquire();
+    await first.release();
+    await vi.advanceTimersByTimeAsync(1_001);
+    const conn = redis.connection(0);
+    conn.pingMode = 'hang';
+    const probes = Array.from({ length: 4 }, () => new Probe(pool.acquire()));
+    await settle();
+    expect(conn.pings).toBe(1);
+    expect(probes.map((p) => p.status)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    conn.hungPing?.resolve();
+    await settle();
+    expect(probes.every((p) => p.result.redis === first.redis)).toBe(true);
+    expect(conn.pings).toBe(1);
+    expect(pool.stats()).toMatchObject({ validationFailures: 0, connectionsCreated: 1 });
+  });
+
+  it('a failed PING replaces the connection before any of its waiting acquirers sees it', async () => {
+    const { redis, pool } = setup({ idleCheckMs: 1_000 });
+    const first = await pool.acquire();
+    await first.release();
+    await vi.advanceTimersByTimeAsync(1_001);
+    redis.connection(0).pingMode = 'fail';
+    const probes = Array.from({ length: 3 }, () => new Probe(pool.acquire()));
+    await settle();
+    expect(redis.connection(0).closedBy).toBe('destroy');
+    expect(probes.every((p) => p.result.redis === redis.connection(1).client)).toBe(true);
+    expect(pool.stats()).toMatchObject({
+      validationFailures: 1,
+      connectionsLost: 1,
+      connectionsCreated: 2,
+      reconnects: 1,
+    });
+  });
+
   it('a connection known to be closed is never handed out, even before its end event', async () => {
     const { redis, pool } = setup();
     const first = await pool.acquire();
