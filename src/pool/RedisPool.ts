@@ -456,6 +456,10 @@ export class RedisPool {
     conn.validation = validation;
     validation.finally(() => {
       if (conn.validation === validation) conn.validation = undefined;
+      // An exclusive acquirer may be queued for this connection: it could not be taken while
+      // being checked, and if every acquirer that was checking it gave up, no release will
+      // come to serve the queue.
+      if (this.#queue.length > 0) this.#dispatch();
     });
     return validation;
   }

@@ -564,6 +564,26 @@ describe('giving a lease back', () => {
     expect(pool.stats()).toMatchObject({ active: 0, idle: 1 });
   });
 
+  it('an exclusive acquirer queued for a shared connection being checked gets it once its checker gave up', async () => {
+    const { redis, pool } = setup({ poolMax: 1, idleCheckMs: 1_000 });
+    const first = await pool.acquire();
+    await first.release();
+    await vi.advanceTimersByTimeAsync(1_001);
+    const conn = redis.connection(0);
+    conn.pingMode = 'hang';
+    const checker = new Probe(pool.acquire({ deadline: Date.now() + 50 }));
+    const exclusive = new Probe(pool.acquire({ exclusive: true }));
+    await settle();
+    expect(pool.stats().waiting).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(checker.error).toBeInstanceOf(AcquireTimeoutError);
+    // Nobody holds the shared connection now; once it has answered, it can be taken.
+    conn.hungPing?.resolve();
+    await settle();
+    expect(exclusive.result.redis).toBe(first.redis);
+    expect(pool.stats()).toMatchObject({ waiting: 0, active: 1 });
+  });
+
   it('destroy() ends the lease and its connection; a release() after it changes nothing', async () => {
     const { redis, pool } = setup({ poolMax: 1 });
     const lease = await pool.acquire({ exclusive: true });
