@@ -182,6 +182,47 @@ export class RedisPool {
   }
 
   /**
+   * Runs `fn` with a leased client and always hands the lease back: acquire, work and release
+   * in one call, for code that would otherwise pair `acquire()` with `release()` in a `finally`.
+   *
+   * What `fn` throws goes to `release(error)` before it is rethrown unchanged, so a
+   * connection-level error (ECONNRESET, "Connection is closed", ...) destroys the connection and
+   * a command error (WRONGTYPE, ...) does not. An exclusive lease is cleaned on release (an open
+   * MULTI discarded, WATCHes and SELECT undone) before anyone else gets its connection.
+   *
+   * @example
+   * const hits = await pool.run((redis) => redis.incr('hits'));
+   *
+   * // WATCH needs a connection of its own; give up before the invocation's deadline.
+   * const sold = await pool.run(
+   *   async (redis) => {
+   *     await redis.watch('stock');
+   *     if (Number(await redis.get('stock')) < 1) return false;
+   *     return (await redis.multi().decr('stock').exec()) !== null;
+   *   },
+   *   { exclusive: true, deadline: Date.now() + context.getRemainingTimeInMillis() - 250 },
+   * );
+   *
+   * @returns What `fn` returns, once the lease is back.
+   * @throws What `fn` throws; or, without calling `fn`, the RedisPoolError of a failed acquire.
+   */
+  async run<T>(
+    fn: (redis: RedisClient) => T | Promise<T>,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lease = await this.acquire(options);
+    let result: T;
+    try {
+      result = await fn(lease.redis);
+    } catch (error) {
+      await lease.release(error);
+      throw error;
+    }
+    await lease.release();
+    return result;
+  }
+
+  /**
    * Opens the shared connection ahead of the first acquire (e.g. during Lambda's init phase).
    * Not counted as a lease, so reuse figures describe real traffic.
    */

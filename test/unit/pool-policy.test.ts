@@ -724,3 +724,31 @@ describe('close', () => {
     expect(redis.connection(0).closedBy).toBe('quit');
   });
 });
+
+describe('run()', () => {
+  it('hands the lease back whatever fn does, passing on what it threw', async () => {
+    const { redis, pool } = setup();
+    expect(await pool.run(() => 'a value returned at once')).toBe('a value returned at once');
+    const commandError = wrongType();
+    await expect(
+      pool.run(() => {
+        throw commandError;
+      }),
+    ).rejects.toBe(commandError);
+    expect(redis.connection(0).closed).toBe(false);
+    expect(pool.stats().active).toBe(0);
+
+    const reset = connectionReset();
+    await expect(pool.run(async () => Promise.reject(reset))).rejects.toBe(reset);
+    expect(redis.connection(0).closedBy).toBe('destroy');
+    expect(pool.stats()).toMatchObject({ active: 0, connectionsLost: 1, acquired: 3 });
+  });
+
+  it('does not call fn when no lease can be had', async () => {
+    const { pool } = setup();
+    await pool.close();
+    const fn = vi.fn();
+    await expect(pool.run(fn)).rejects.toBeInstanceOf(PoolClosedError);
+    expect(fn).not.toHaveBeenCalled();
+  });
+});
