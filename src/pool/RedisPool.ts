@@ -138,7 +138,7 @@ export class RedisPool {
   /** Open, unleased, not the shared one; most recently released last. */
   readonly #idle: PooledConnection[] = [];
   readonly #queue: QueuedAcquire[] = [];
-  readonly #connect: ConnectionFactory;
+  readonly #connectionFactory: ConnectionFactory;
   #opening = 0;
   #nextId = 1;
   #closed = false;
@@ -168,7 +168,7 @@ export class RedisPool {
     seams: RedisPoolSeams = {},
   ) {
     this.config = loadConfig(env, options);
-    this.#connect = seams.connect ?? connectIoredis;
+    this.#connectionFactory = seams.connect ?? connectIoredis;
   }
 
   /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
@@ -415,7 +415,7 @@ export class RedisPool {
     let conn: PooledConnection | undefined;
     let connection: Connection;
     try {
-      connection = await this.#connect(name, this.config, {
+      connection = await this.#connectionFactory(name, this.config, {
         error: (error) => {
           this.#lastError = error;
         },
