@@ -12,6 +12,9 @@
  *   the server or network dropped it) is PINGed before it is handed out.
  * - Connect failures back off under one pool-wide, jittered, capped schedule; an acquire whose
  *   deadline comes before the next permitted attempt fails at once with RedisUnavailableError.
+ *
+ * This module is the policy only. Connections come from a ConnectionFactory (ioredis by
+ * default, see connection.ts), and every bounded wait is a Waiter (waiter.ts).
  */
 import { backoffDelay } from '../backoff.js';
 import { loadConfig, type RedisPoolConfig, type RedisPoolOptions } from '../config.js';
@@ -21,10 +24,17 @@ import {
   type RedisPoolError,
   RedisUnavailableError,
 } from '../errors.js';
-import { connectWithin, createClient, PooledConnection, type RedisClient } from './connection.js';
+import {
+  type Connection,
+  type ConnectionFactory,
+  connectIoredis,
+  type RedisClient,
+} from './connection.js';
 import { isConnectionError } from './connection-error.js';
 import { connectionName } from './environment.js';
-import { sleep, withTimeout } from './timeout.js';
+import { PooledConnection } from './pooled-connection.js';
+import { sleep } from './timeout.js';
+import { Waiter } from './waiter.js';
 
 export interface AcquireOptions {
   /** A dedicated connection instead of the shared one. */
@@ -85,14 +95,28 @@ export interface PoolStats {
   readonly max: number;
 }
 
-/** An acquirer waiting for the budget; granted a connection directly, in FIFO order. */
-interface Waiter {
+/**
+ * What the pool is built from, apart from its configuration. A seam for tests: they pass fake
+ * connections to drive the pool's policy (budget, queue, deadlines, validation) without a server.
+ */
+export interface RedisPoolSeams {
+  /** Opens one connection. Default: `connectIoredis`, a real ioredis client. */
+  readonly connect?: ConnectionFactory;
+}
+
+/** One acquire (or warm): what it asks for, and when it started and must end. */
+interface AcquireRequest {
   readonly exclusive: boolean;
-  /** Hands over a connection that is open and free. */
-  grant(conn: PooledConnection): void;
-  /** Budget is free: open a connection (or join the one opening) for this waiter. */
-  open(): void;
-  reject(error: Error): void;
+  /** Epoch ms when the acquire began. */
+  readonly start: number;
+  /** Epoch ms by which it must have a connection: the acquire timeout or the caller's deadline. */
+  readonly deadline: number;
+}
+
+/** An acquirer queued for the budget; #dispatch serves the queue in FIFO order. */
+interface QueuedAcquire {
+  readonly request: AcquireRequest;
+  readonly waiter: Waiter<Grant>;
 }
 
 /** A connection assigned to one acquirer, before validation. */
@@ -100,8 +124,8 @@ interface Grant {
   readonly conn: PooledConnection;
   /** Just opened: no need to check it. */
   readonly fresh: boolean;
-  /** Idle long enough (or already being checked) that it must answer a PING first. */
-  readonly check: boolean;
+  /** The PING it must answer first: it sat idle long enough, or was already being checked. */
+  readonly validation: Promise<boolean> | undefined;
 }
 
 export class RedisPool {
@@ -113,7 +137,8 @@ export class RedisPool {
   readonly #connections = new Set<PooledConnection>();
   /** Open, unleased, not the shared one; most recently released last. */
   readonly #idle: PooledConnection[] = [];
-  readonly #waiters: Waiter[] = [];
+  readonly #queue: QueuedAcquire[] = [];
+  readonly #connectionFactory: ConnectionFactory;
   #opening = 0;
   #nextId = 1;
   #closed = false;
@@ -132,26 +157,69 @@ export class RedisPool {
   #reconnects = 0;
   #validationFailures = 0;
 
+  /**
+   * @param options Configuration in code, merged over `env`.
+   * @param env Where the REDIS_* variables are read from.
+   * @param seams For tests: what the pool opens connections with (see RedisPoolSeams).
+   */
   constructor(
     options: RedisPoolOptions = {},
     env: Readonly<Record<string, string | undefined>> = process.env,
+    seams: RedisPoolSeams = {},
   ) {
     this.config = loadConfig(env, options);
+    this.#connectionFactory = seams.connect ?? connectIoredis;
   }
 
   /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
   async acquire(options: AcquireOptions = {}): Promise<Lease> {
     if (this.#closed) throw new PoolClosedError();
-    const start = Date.now();
-    const deadline = Math.min(
-      start + this.config.acquireTimeoutMs,
-      options.deadline ?? Number.POSITIVE_INFINITY,
-    );
-    const exclusive = options.exclusive ?? false;
-    const grant = await this.#acquireConnection(exclusive, deadline);
+    const request = this.#request(options.exclusive ?? false, options.deadline);
+    const grant = await this.#acquireConnection(request);
     this.#acquired++;
     if (!grant.fresh) this.#reused++;
-    return this.#lease(grant, start);
+    return this.#lease(grant, request.start);
+  }
+
+  /**
+   * Runs `fn` with a leased client and always hands the lease back: acquire, work and release
+   * in one call, for code that would otherwise pair `acquire()` with `release()` in a `finally`.
+   *
+   * What `fn` throws goes to `release(error)` before it is rethrown unchanged, so a
+   * connection-level error (ECONNRESET, "Connection is closed", ...) destroys the connection and
+   * a command error (WRONGTYPE, ...) does not. An exclusive lease is cleaned on release (an open
+   * MULTI discarded, WATCHes and SELECT undone) before anyone else gets its connection.
+   *
+   * @example
+   * const hits = await pool.run((redis) => redis.incr('hits'));
+   *
+   * // WATCH needs a connection of its own; give up before the invocation's deadline.
+   * const sold = await pool.run(
+   *   async (redis) => {
+   *     await redis.watch('stock');
+   *     if (Number(await redis.get('stock')) < 1) return false;
+   *     return (await redis.multi().decr('stock').exec()) !== null;
+   *   },
+   *   { exclusive: true, deadline: Date.now() + context.getRemainingTimeInMillis() - 250 },
+   * );
+   *
+   * @returns What `fn` returns, once the lease is back.
+   * @throws What `fn` throws; or, without calling `fn`, the RedisPoolError of a failed acquire.
+   */
+  async run<T>(
+    fn: (redis: RedisClient) => T | Promise<T>,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lease = await this.acquire(options);
+    let result: T;
+    try {
+      result = await fn(lease.redis);
+    } catch (error) {
+      await lease.release(error);
+      throw error;
+    }
+    await lease.release();
+    return result;
   }
 
   /**
@@ -160,7 +228,7 @@ export class RedisPool {
    */
   async warm(): Promise<void> {
     if (this.#closed) throw new PoolClosedError();
-    const grant = await this.#acquireConnection(false, Date.now() + this.config.acquireTimeoutMs);
+    const grant = await this.#acquireConnection(this.#request(false, undefined));
     await this.#releaseShared(grant.conn, undefined);
   }
 
@@ -174,7 +242,7 @@ export class RedisPool {
       active,
       idle: this.#connections.size - active,
       opening: this.#opening,
-      waiting: this.#waiters.length,
+      waiting: this.#queue.length,
       acquired: this.#acquired,
       reused: this.#reused,
       reconnects: this.#reconnects,
@@ -204,7 +272,7 @@ export class RedisPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new PoolClosedError());
+    for (const queued of this.#queue.splice(0)) queued.waiter.reject(new PoolClosedError());
     const connections = [...this.#connections];
     this.#connections.clear();
     this.#idle.length = 0;
@@ -214,93 +282,106 @@ export class RedisPool {
 
   // ---- acquiring -------------------------------------------------------------------------
 
-  async #acquireConnection(exclusive: boolean, deadline: number): Promise<Grant> {
+  #request(exclusive: boolean, callerDeadline: number | undefined): AcquireRequest {
+    const start = Date.now();
+    const deadline = Math.min(
+      start + this.config.acquireTimeoutMs,
+      callerDeadline ?? Number.POSITIVE_INFINITY,
+    );
+    return { exclusive, start, deadline };
+  }
+
+  async #acquireConnection(request: AcquireRequest): Promise<Grant> {
     for (;;) {
       let grant: Grant;
       try {
-        grant = await this.#next(exclusive, deadline);
+        grant = await this.#next(request);
       } catch (error) {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
         // A deadline that has passed ends it, whatever the error says: the deadline timer
         // also reports RedisUnavailableError while attempts are failing.
         const retry = error instanceof RedisUnavailableError && !this.#closed;
+        const { deadline } = request;
         if (retry && Date.now() < deadline && this.#retryAt < deadline) continue;
         throw error;
       }
       if (!grant.conn.ready) {
-        // ioredis already knows it is gone; the 'end' event just has not arrived yet.
+        // The connection already knows it is gone; the 'end' event just has not arrived yet.
         this.#discard(grant.conn);
         continue;
       }
-      if (!grant.check || (await this.#validate(grant.conn, deadline))) return grant;
+      const { conn, validation } = grant;
+      if (!validation || (await this.#awaitValidation(conn, validation, request))) return grant;
       // It failed its PING and was discarded: get another one.
     }
   }
 
   /** A connection for this acquirer: assigned at once, after opening one, or after waiting. */
-  #next(exclusive: boolean, deadline: number): Promise<Grant> {
+  #next(request: AcquireRequest): Promise<Grant> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
+    const { exclusive } = request;
     if (!exclusive) {
       const shared = this.#shared;
       if (shared?.alive) return Promise.resolve(this.#assign(shared, false, false));
-      if (this.#sharedOpening) return this.#deliver(this.#sharedOpening, false, deadline);
+      if (this.#sharedOpening) return this.#waitForOpening(this.#sharedOpening, request);
     }
     // Nobody jumps the queue: FIFO for the budget.
-    if (this.#waiters.length === 0) {
+    if (this.#queue.length === 0) {
       const idle = this.#idle.pop();
       if (idle) return Promise.resolve(this.#assign(idle, exclusive, false));
-      if (this.#hasBudget())
-        return this.#deliver(this.#openOrJoin(exclusive, deadline), exclusive, deadline);
+      if (this.#hasBudget()) return this.#waitForOpening(this.#openOrJoin(request), request);
       const unleasedShared = exclusive ? this.#takeUnleasedShared() : undefined;
       if (unleasedShared) return Promise.resolve(this.#assign(unleasedShared, true, false));
     }
-    return this.#enqueue(exclusive, deadline);
+    return this.#enqueue(request);
   }
 
   /**
-   * Marks the connection as leased to this acquirer. Decides whether it needs a PING before
-   * the lease count changes, because a leased connection no longer looks idle.
+   * Marks the connection as leased to this acquirer, and starts its PING if it needs one. Both
+   * happen here, before the lease count changes, because a leased connection no longer looks
+   * idle: an acquirer arriving in the same tick must find the PING already in flight, or it
+   * would be handed the unchecked connection without waiting.
    */
   #assign(conn: PooledConnection, exclusive: boolean, fresh: boolean): Grant {
-    const check =
-      !fresh &&
-      (conn.validation !== undefined || conn.idleFor(Date.now()) > this.config.idleCheckMs);
+    const validation = fresh ? undefined : this.#validationFor(conn);
     conn.leases++;
     if (exclusive) {
       conn.exclusive = true;
     } else {
       this.#shared = conn;
     }
-    return { conn, fresh, check };
+    return { conn, fresh, validation };
+  }
+
+  /** Waits, within the deadline, for a connection that is opening. */
+  #waitForOpening(opening: Promise<PooledConnection>, request: AcquireRequest): Promise<Grant> {
+    const waiter = new Waiter<Grant>(request.deadline - Date.now(), () =>
+      this.#timeoutError(request, 'waiting for a connection to open'),
+    );
+    this.#handOver(opening, waiter, request.exclusive);
+    return waiter.promise;
   }
 
   /**
-   * Waits for an opening connection within the deadline. An acquirer that gives up leaves
-   * the attempt running: when it completes, the connection serves the next acquirer instead
-   * of being thrown away (a slow TLS handshake is not wasted).
+   * Gives the connection being opened to `waiter`. An acquirer that gave up leaves the attempt
+   * running: when it completes, the connection serves the next acquirer instead of being thrown
+   * away (a slow TLS handshake is not wasted).
    */
-  #deliver(
-    opening: Promise<PooledConnection>,
-    exclusive: boolean,
-    deadline: number,
-  ): Promise<Grant> {
-    let abandoned = false;
-    const assigned = opening.then((conn) => {
-      if (!abandoned) return this.#assign(conn, exclusive, true);
-      if (this.#shared !== conn) this.#makeAvailable(conn);
-      return undefined;
-    });
-    return withTimeout(assigned, deadline - Date.now(), () => {
-      abandoned = true;
-      return this.#timeoutError(deadline, 'waiting for a connection to open');
-    }) as Promise<Grant>;
+  #handOver(opening: Promise<PooledConnection>, waiter: Waiter<Grant>, exclusive: boolean): void {
+    opening.then(
+      (conn) => {
+        if (waiter.isPending) waiter.resolve(this.#assign(conn, exclusive, true));
+        else if (this.#shared !== conn) this.#makeAvailable(conn);
+      },
+      (error: unknown) => waiter.reject(error),
+    );
   }
 
   /** Opens a connection; for the shared lease, one attempt serves every concurrent acquirer. */
-  #openOrJoin(exclusive: boolean, deadline: number): Promise<PooledConnection> {
-    if (exclusive) return this.#open(deadline);
+  #openOrJoin(request: AcquireRequest): Promise<PooledConnection> {
+    if (request.exclusive) return this.#open(request.deadline);
     if (this.#sharedOpening) return this.#sharedOpening;
-    const opening = this.#open(deadline).then((conn) => {
+    const opening = this.#open(request.deadline).then((conn) => {
       this.#shared = conn;
       return conn;
     });
@@ -323,38 +404,30 @@ export class RedisPool {
     try {
       if (waitMs > 0) await sleep(waitMs);
       if (this.#closed) throw new PoolClosedError();
-      return await this.#connect();
+      return await this.#connectOne();
     } finally {
       this.#opening--;
     }
   }
 
-  async #connect(): Promise<PooledConnection> {
-    const id = this.#nextId++;
-    const name = connectionName(this.config.clientName, id);
-    const client = createClient(this.config, name);
-    const conn = new PooledConnection(client, Date.now());
-    // Without a listener ioredis prints every socket error to the console; the pool keeps
-    // the last one as the cause of RedisUnavailableError instead.
-    let firstError: Error | undefined;
-    client.on('error', (error: Error) => {
-      firstError ??= error;
-      this.#lastError = error;
-    });
+  async #connectOne(): Promise<PooledConnection> {
+    const name = connectionName(this.config.clientName, this.#nextId++);
+    let conn: PooledConnection | undefined;
+    let connection: Connection;
     try {
-      await connectWithin(client, this.config.connectTimeoutMs, {
-        name,
-        db: this.config.endpoint.db,
+      connection = await this.#connectionFactory(name, this.config, {
+        error: (error) => {
+          this.#lastError = error;
+        },
+        end: () => {
+          if (conn) this.#discard(conn);
+        },
       });
     } catch (error) {
-      conn.alive = false;
-      // connect() rejects with a generic "Connection is closed." when the socket failed;
-      // the error event carries the reason (ECONNREFUSED, a certificate problem, ...). With
-      // neither, the server hung up mid-handshake: say so rather than "closed".
-      this.#recordFailure(firstError ?? handshakeClosed(error));
+      this.#recordFailure(error);
       throw this.#unavailable(this.#retryAt - Date.now());
     }
-    client.once('end', () => this.#discard(conn));
+    conn = new PooledConnection(connection, Date.now());
     this.#failures = 0;
     this.#retryAt = 0;
     this.#created++;
@@ -382,54 +455,78 @@ export class RedisPool {
     this.#failures++;
   }
 
-  #enqueue(exclusive: boolean, deadline: number): Promise<Grant> {
-    // The executor runs synchronously: `waiter` is set before it is queued.
-    let waiter!: Waiter;
-    const waiting = new Promise<Grant>((resolve, reject) => {
-      waiter = {
-        exclusive,
-        grant: (conn) => resolve(this.#assign(conn, exclusive, false)),
-        open: () => {
-          this.#deliver(this.#openOrJoin(exclusive, deadline), exclusive, deadline).then(
-            resolve,
-            reject,
-          );
-        },
-        reject,
-      };
-    });
-    this.#waiters.push(waiter);
-    return withTimeout(waiting, deadline - Date.now(), () => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-      return this.#timeoutError(deadline, `waiting for one of ${this.config.poolMax} connections`);
-    });
+  /**
+   * Queues for the budget. #dispatch hands the acquirer a free connection, or the budget to open
+   * one, in which case the same wait goes on until that connection is open.
+   */
+  #enqueue(request: AcquireRequest): Promise<Grant> {
+    const queued: QueuedAcquire = {
+      request,
+      waiter: new Waiter<Grant>(request.deadline - Date.now(), () => {
+        const stillQueued = this.#leaveQueue(queued);
+        return this.#timeoutError(
+          request,
+          stillQueued
+            ? `waiting for one of ${this.config.poolMax} connections`
+            : 'waiting for a connection to open',
+        );
+      }),
+    };
+    this.#queue.push(queued);
+    return queued.waiter.promise;
+  }
+
+  #leaveQueue(queued: QueuedAcquire): boolean {
+    const index = this.#queue.indexOf(queued);
+    if (index === -1) return false;
+    this.#queue.splice(index, 1);
+    return true;
   }
 
   // ---- validation ------------------------------------------------------------------------
 
-  /** PINGs an idle connection; every acquirer arriving meanwhile shares the same PING. */
-  async #validate(conn: PooledConnection, deadline: number): Promise<boolean> {
-    if (!conn.validation) {
-      const validation = this.#ping(conn);
-      conn.validation = validation;
-      validation.finally(() => {
-        if (conn.validation === validation) conn.validation = undefined;
-      });
-    }
-    const ok = await withTimeout(conn.validation, deadline - Date.now(), () =>
-      this.#timeoutError(deadline, 'checking an idle connection'),
-    ).catch((error: unknown) => {
+  /**
+   * The PING a connection must answer before it is handed out: the one in flight, shared by
+   * every acquirer arriving meanwhile, or a new one if it sat idle longer than idleCheckMs.
+   * None for a connection already known to be closed: the acquirer discards it unasked.
+   */
+  #validationFor(conn: PooledConnection): Promise<boolean> | undefined {
+    if (conn.validation) return conn.validation;
+    if (!conn.ready || conn.idleFor(Date.now()) <= this.config.idleCheckMs) return undefined;
+    const validation = this.#ping(conn);
+    conn.validation = validation;
+    validation.finally(() => {
+      if (conn.validation === validation) conn.validation = undefined;
+      // An exclusive acquirer may be queued for this connection: it could not be taken while
+      // being checked, and if every acquirer that was checking it gave up, no release will
+      // come to serve the queue.
+      if (this.#queue.length > 0) this.#dispatch();
+    });
+    return validation;
+  }
+
+  /** True when the connection answered; gives the lease back if the deadline comes first. */
+  async #awaitValidation(
+    conn: PooledConnection,
+    validation: Promise<boolean>,
+    request: AcquireRequest,
+  ): Promise<boolean> {
+    const waiter = new Waiter<boolean>(request.deadline - Date.now(), () =>
+      this.#timeoutError(request, 'checking an idle connection'),
+    );
+    waiter.follow(validation);
+    try {
+      return await waiter.promise;
+    } catch (error) {
       this.#undoLease(conn);
       throw error;
-    });
-    return ok;
+    }
   }
 
   async #ping(conn: PooledConnection): Promise<boolean> {
     try {
       if (!conn.ready) throw new Error('Connection is closed.');
-      await conn.client.ping();
+      await conn.connection.ping();
       conn.lastReleasedAt = Date.now();
       return true;
     } catch {
@@ -466,16 +563,18 @@ export class RedisPool {
     if (conn.leases === 0) conn.lastReleasedAt = Date.now();
     // A shared connection switched to another db or to subscriber mode would misroute every
     // other lease's commands: it goes at once.
-    if (destroy || isConnectionError(error) || !conn.ready || this.#isTainted(conn)) {
+    const db = this.config.endpoint.db;
+    if (destroy || isConnectionError(error) || !conn.ready || conn.connection.isTainted(db)) {
       this.#discard(conn);
       return;
     }
-    if (conn.leases === 0 && this.#waiters.length > 0) this.#dispatch();
+    if (conn.leases === 0 && this.#queue.length > 0) this.#dispatch();
   }
 
   async #releaseExclusive(conn: PooledConnection, error: unknown, destroy: boolean): Promise<void> {
     if (!this.#connections.has(conn)) return;
-    if (destroy || isConnectionError(error) || !conn.ready || !(await this.#reset(conn))) {
+    const db = this.config.endpoint.db;
+    if (destroy || isConnectionError(error) || !conn.ready || !(await conn.connection.reset(db))) {
       this.#discard(conn);
       return;
     }
@@ -483,35 +582,6 @@ export class RedisPool {
     conn.exclusive = false;
     conn.lastReleasedAt = Date.now();
     this.#makeAvailable(conn);
-  }
-
-  /**
-   * Brings an exclusive connection back to the state a new lease expects: no open MULTI, no
-   * WATCHed keys, the configured db. A connection in subscriber mode or with a command still
-   * in flight (an unfinished blocking call) cannot be trusted and is destroyed instead.
-   */
-  async #reset(conn: PooledConnection): Promise<boolean> {
-    const client = conn.client;
-    if (client.isCluster) return true;
-    const redis = client as import('ioredis').Redis;
-    if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
-    // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
-    const [, unwatch, select] = await Promise.allSettled([
-      redis.call('DISCARD'),
-      redis.unwatch(),
-      redis.select(this.config.endpoint.db),
-    ]);
-    return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
-  }
-
-  #isTainted(conn: PooledConnection): boolean {
-    const client = conn.client;
-    if (client.isCluster) return false;
-    const condition = (client as import('ioredis').Redis).condition;
-    return (
-      Boolean(condition?.subscriber) ||
-      (condition !== null && condition.select !== this.config.endpoint.db)
-    );
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------
@@ -538,22 +608,23 @@ export class RedisPool {
   /** Serves queued acquirers, in order, while connections or budget are free. */
   #dispatch(): void {
     while (!this.#closed) {
-      const waiter = this.#waiters[0];
-      if (!waiter) return;
+      const queued = this.#queue[0];
+      if (!queued) return;
+      const { request, waiter } = queued;
       const shared = this.#shared?.alive ? this.#shared : undefined;
-      if (!waiter.exclusive && (shared || this.#sharedOpening)) {
-        this.#waiters.shift();
-        if (shared) waiter.grant(shared);
-        else waiter.open();
+      if (!request.exclusive && (shared || this.#sharedOpening)) {
+        this.#queue.shift();
+        if (shared) waiter.resolve(this.#assign(shared, false, false));
+        else this.#handOver(this.#openOrJoin(request), waiter, false);
         continue;
       }
-      const conn = this.#idle.pop() ?? (waiter.exclusive ? this.#takeUnleasedShared() : undefined);
+      const conn = this.#idle.pop() ?? (request.exclusive ? this.#takeUnleasedShared() : undefined);
       if (conn) {
-        this.#waiters.shift();
-        waiter.grant(conn);
+        this.#queue.shift();
+        waiter.resolve(this.#assign(conn, request.exclusive, false));
       } else if (this.#hasBudget()) {
-        this.#waiters.shift();
-        waiter.open();
+        this.#queue.shift();
+        this.#handOver(this.#openOrJoin(request), waiter, request.exclusive);
       } else {
         return;
       }
@@ -582,17 +653,8 @@ export class RedisPool {
     }
   }
 
-  async #quit(conn: PooledConnection): Promise<void> {
-    conn.alive = false;
-    try {
-      await withTimeout(
-        conn.client.quit(),
-        this.config.commandTimeoutMs,
-        () => new Error('QUIT timed out'),
-      );
-    } catch {
-      conn.client.disconnect();
-    }
+  #quit(conn: PooledConnection): Promise<void> {
+    return conn.quit(this.config.commandTimeoutMs);
   }
 
   #unavailable(retryInMs: number): RedisUnavailableError {
@@ -605,18 +667,16 @@ export class RedisPool {
     );
   }
 
-  /** Past the deadline while Redis is failing, that is the story; otherwise the budget was. */
-  #timeoutError(deadline: number, what: string): RedisPoolError {
+  /**
+   * Past the deadline while Redis is failing, that is the story; otherwise the budget was.
+   * `waitedMs` is measured from the acquire's start: the deadline may be the caller's, tighter
+   * than the acquire timeout.
+   */
+  #timeoutError(request: AcquireRequest, what: string): RedisPoolError {
     if (this.#failures > 0) return this.#unavailable(this.#retryAt - Date.now());
-    const waited = this.config.acquireTimeoutMs - Math.max(0, deadline - Date.now());
+    const waited = Date.now() - request.start;
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
-}
-
-function handshakeClosed(error: unknown): unknown {
-  return error instanceof Error && error.message.startsWith('Connection is closed')
-    ? new Error('The server closed the connection during the handshake', { cause: error })
-    : error;
 }
 
 /** An error's message, without anything that could be a secret (ioredis messages hold none). */

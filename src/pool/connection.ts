@@ -1,6 +1,6 @@
 /**
- * One pooled connection: an ioredis client (standalone Redis or Cluster) configured so that
- * nothing waits without bound, plus the bookkeeping the pool needs.
+ * Connections: what the pool asks of one (`Connection`), and the ioredis client (standalone
+ * Redis or Cluster) behind it, configured so that nothing waits without bound.
  *
  * ioredis's own reconnection is switched off (`retryStrategy: () => null`): a lost connection
  * simply ends, and the pool replaces it under one backoff shared by all its connections.
@@ -18,41 +18,135 @@ import { withTimeout } from './timeout.js';
 /** The client a lease hands out: a standalone client, or a Cluster in cluster mode. */
 export type RedisClient = Redis | Cluster;
 
-export class PooledConnection {
-  /** Exclusive leases are counted too: at most one, while `exclusive` is true. */
-  leases = 0;
-  exclusive = false;
-  /** When the last lease was released (or the connection opened): idle time starts here. */
-  lastReleasedAt: number;
-  /** False once the connection ended or was destroyed; it never comes back. */
-  alive = true;
-  /** The PING in flight, shared by every acquirer that arrives while it runs. */
-  validation: Promise<boolean> | undefined;
+/**
+ * What the pool needs from one open connection. The pool's policy (budget, queue, deadlines,
+ * validation) talks to connections only through this, so it can be driven by fakes in tests;
+ * `connectIoredis` below is the real thing.
+ */
+export interface Connection {
+  /** The client a lease hands out. */
+  readonly client: RedisClient;
+  /** Open and taking commands now. Once false (ended, closed), never true again. */
+  readonly ready: boolean;
+  /** One round trip; rejects when the connection does not answer (bounded by the socket timeout). */
+  ping(): Promise<void>;
+  /**
+   * Undoes what an exclusive lease may have left behind (an open MULTI, WATCHed keys, another
+   * db) so that the next lease finds the connection as new. False when that is not possible
+   * and the connection must go.
+   */
+  reset(db: number): Promise<boolean>;
+  /**
+   * True when a shared lease left the connection in a state that would misroute the commands
+   * of every other lease on it: another db, or subscriber mode.
+   */
+  isTainted(db: number): boolean;
+  /** Closes at once; commands in flight fail with "Connection is closed". */
+  destroy(): void;
+  /** Closes politely (QUIT) so the server sees a clean disconnect, or destroys after `timeoutMs`. */
+  quit(timeoutMs: number): Promise<void>;
+}
 
-  constructor(
-    readonly client: RedisClient,
-    now: number,
-  ) {
-    this.lastReleasedAt = now;
+/** What the pool hears about a connection once it has asked for it. */
+export interface ConnectionEvents {
+  /** A socket error; the pool keeps the latest as the cause of RedisUnavailableError. */
+  error(error: Error): void;
+  /** An open connection ended (the server, the network, or a destroy closed it). */
+  end(): void;
+}
+
+/**
+ * Opens one connection named `name` (CLIENT SETNAME) on the configured db, within
+ * `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a certificate
+ * problem, a timeout, the server hanging up mid-handshake).
+ */
+export type ConnectionFactory = (
+  name: string,
+  config: RedisPoolConfig,
+  events: ConnectionEvents,
+) => Promise<Connection>;
+
+/** The real connection factory: an ioredis client, connected and named. */
+export const connectIoredis: ConnectionFactory = async (name, config, events) => {
+  const client = createClient(config, name);
+  // Without a listener ioredis prints every socket error to the console. The first one is why
+  // the connect failed: connect() itself only says "Connection is closed.".
+  let firstError: Error | undefined;
+  client.on('error', (error: Error) => {
+    firstError ??= error;
+    events.error(error);
+  });
+  try {
+    await connectWithin(client, config.connectTimeoutMs, { name, db: config.endpoint.db });
+  } catch (error) {
+    // With no socket error, the server hung up mid-handshake: say so rather than "closed".
+    throw firstError ?? handshakeClosed(error);
   }
+  client.once('end', () => events.end());
+  return new IoredisConnection(client);
+};
+
+/**
+ * The ioredis specifics of a pooled connection. `reset` and `isTainted` read fields ioredis
+ * marks internal (`condition`, `commandQueue`): there is no public way to ask whether a client
+ * is in subscriber mode, on another db, or still has a command in flight. They live here so
+ * that an ioredis upgrade that moves them touches this class only.
+ */
+class IoredisConnection implements Connection {
+  constructor(readonly client: RedisClient) {}
 
   get ready(): boolean {
-    return this.alive && this.client.status === 'ready';
+    return this.client.status === 'ready';
   }
 
-  idleFor(now: number): number {
-    return this.leases > 0 ? 0 : now - this.lastReleasedAt;
+  async ping(): Promise<void> {
+    await this.client.ping();
   }
 
-  /** Closes at once; commands in flight fail with "Connection is closed". */
+  /**
+   * A connection in subscriber mode or with a command still in flight (an unfinished blocking
+   * call) cannot be trusted and is refused. Cluster clients keep no per-connection state to undo.
+   */
+  async reset(db: number): Promise<boolean> {
+    if (this.client.isCluster) return true;
+    const redis = this.client as Redis;
+    if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
+    // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
+    const [, unwatch, select] = await Promise.allSettled([
+      redis.call('DISCARD'),
+      redis.unwatch(),
+      redis.select(db),
+    ]);
+    return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
+  }
+
+  isTainted(db: number): boolean {
+    if (this.client.isCluster) return false;
+    const condition = (this.client as Redis).condition;
+    return Boolean(condition?.subscriber) || (condition !== null && condition.select !== db);
+  }
+
   destroy(): void {
-    this.alive = false;
     this.client.disconnect();
+  }
+
+  async quit(timeoutMs: number): Promise<void> {
+    try {
+      await withTimeout(this.client.quit(), timeoutMs, () => new Error('QUIT timed out'));
+    } catch {
+      this.client.disconnect();
+    }
   }
 }
 
+function handshakeClosed(error: unknown): unknown {
+  return error instanceof Error && error.message.startsWith('Connection is closed')
+    ? new Error('The server closed the connection during the handshake', { cause: error })
+    : error;
+}
+
 /** Builds (does not connect) a client for the configured endpoint. */
-export function createClient(config: RedisPoolConfig, name: string): RedisClient {
+function createClient(config: RedisPoolConfig, name: string): RedisClient {
   const { endpoint } = config;
   const common = {
     username: endpoint.username,
@@ -108,7 +202,7 @@ export function createClient(config: RedisPoolConfig, name: string): RedisClient
  * answers the first with an error and closes; the later writes then fail with EPIPE and the
  * server's reason is lost. With HELLO alone in the handshake, the refusal is the error.
  */
-export async function connectWithin(
+async function connectWithin(
   client: RedisClient,
   timeoutMs: number,
   setup: { name: string; db: number },

@@ -9,6 +9,7 @@ import {
   getRedisPool,
   type Lease,
   PoolClosedError,
+  type RedisClient,
   RedisPool,
   type RedisPoolOptions,
   RedisUnavailableError,
@@ -187,6 +188,23 @@ describe('the budget', () => {
     expect(Date.now()).toBeLessThan(deadline + 100);
     await held.release();
   });
+
+  it('AcquireTimeoutError.waitedMs is the time the acquire waited when its deadline cut it short', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1, acquireTimeoutMs: 10_000 });
+    const held = await pool.acquire({ exclusive: true });
+    const started = Date.now();
+    const deadline = started + 150;
+    const error = await pool.acquire({ exclusive: true, deadline }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(AcquireTimeoutError);
+    const { waitedMs } = error as AcquireTimeoutError;
+    // Bounded by what this test measured, not by the 10 s acquire timeout. (The deadline timer
+    // never fires early; 1 ms of slack for Date.now()'s rounding.)
+    expect(waitedMs).toBeGreaterThanOrEqual(deadline - started - 1);
+    expect(waitedMs).toBeLessThanOrEqual(elapsed);
+    await held.release();
+  });
 });
 
 describe('exclusive leases come back clean', () => {
@@ -236,6 +254,119 @@ describe('exclusive leases come back clean', () => {
     expect(await next.redis.set('db0', 'yes')).toBe('OK');
     expect(await server.cli('GET', 'db0')).toBe('yes');
     await next.release();
+  });
+});
+
+describe('run(): acquire, work, release in one call', () => {
+  it('returns what fn returns, and the lease is back when it does', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const value = await pool.run(async (redis) => {
+      await redis.set('k', 'v');
+      return redis.get('k');
+    });
+    expect(value).toBe('v');
+    expect(pool.stats()).toMatchObject({ active: 0, idle: 1, acquired: 1 });
+    expect(await pool.run((redis) => redis.incr('n'))).toBe(1);
+    expect(pool.stats()).toMatchObject({ active: 0, connectionsCreated: 1, reused: 1 });
+  });
+
+  it('a command error reaches the caller unchanged; the connection stays', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    await server.cli('SET', 'str', 'x');
+    let used: RedisClient | undefined;
+    const error = await pool
+      .run((redis) => {
+        used = redis;
+        return redis.lpush('str', 'y');
+      })
+      .catch((e: unknown) => e);
+    expect(String(error)).toMatch(/WRONGTYPE/);
+    expect(pool.stats()).toMatchObject({ active: 0, connectionsLost: 0 });
+    let next: RedisClient | undefined;
+    const value = await pool.run((redis) => {
+      next = redis;
+      return redis.get('str');
+    });
+    expect(value).toBe('x');
+    expect(next).toBe(used);
+  });
+
+  it('a connection-level error thrown by fn destroys the connection, even one that still works', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    let used: RedisClient | undefined;
+    const error = await pool
+      .run(
+        async (redis) => {
+          used = redis;
+          await redis.ping();
+          throw reset;
+        },
+        { exclusive: true },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBe(reset);
+    expect(pool.stats()).toMatchObject({ connectionsLost: 1, active: 0, idle: 0 });
+    await expect.poll(() => poolClients(server).then((c) => c.length)).toBe(0);
+    const next = await pool.run((redis) => redis, { exclusive: true });
+    expect(next).not.toBe(used);
+  });
+
+  it('a connection killed under fn (CLIENT KILL of itself) is replaced for the next run', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    let used: RedisClient | undefined;
+    const error = await pool
+      .run(async (redis) => {
+        used = redis;
+        const id = await redis.client('ID');
+        // SKIPME no: by default a client's CLIENT KILL spares the client itself.
+        expect(await redis.call('CLIENT', 'KILL', 'ID', String(id), 'SKIPME', 'no')).toBe(1);
+        // The server closes the connection after its reply: wait until the client has seen it.
+        await expect.poll(() => redis.status).not.toBe('ready');
+        return redis.get('k');
+      })
+      .catch((e: unknown) => e);
+    expect(String(error)).toMatch(/Connection is closed/);
+    expect(pool.stats()).toMatchObject({ connectionsLost: 1, active: 0 });
+    let next: RedisClient | undefined;
+    expect(
+      await pool.run((redis) => {
+        next = redis;
+        return redis.ping();
+      }),
+    ).toBe('PONG');
+    expect(next).not.toBe(used);
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
+  });
+
+  it('an exclusive run that leaves a MULTI open is cleaned before the next lease', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server, { poolMax: 1 });
+    let first: RedisClient | undefined;
+    await pool.run(
+      async (redis) => {
+        first = redis;
+        await redis.multi({ pipeline: false });
+        expect(await redis.set('inside-multi', '1')).toBe('QUEUED');
+      },
+      { exclusive: true },
+    );
+    let second: RedisClient | undefined;
+    const value = await pool.run(
+      (redis) => {
+        second = redis;
+        return redis.get('inside-multi');
+      },
+      { exclusive: true },
+    );
+    // A reply, not QUEUED: the MULTI was discarded, and the SET inside it never ran.
+    expect(value).toBeNull();
+    expect(second).toBe(first);
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 1, connectionsLost: 0 });
   });
 });
 
