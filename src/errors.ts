@@ -4,9 +4,10 @@
  * with `instanceof` or the stable `code`, without parsing messages.
  *
  * Each also carries an HTTP status the way `http-errors` does (`statusCode`, `status`,
- * `expose`), for error handlers that read them: 503 when Redis is unavailable or busy (the
- * client may retry), 500 for a broken deployment. `expose` is false: messages name the
- * endpoint, which is not for the client's eyes.
+ * `expose`), so error handlers that read them (middy's `http-error-handler`) answer an outage
+ * with a 503 the client may retry. The 503 errors are `expose`d: their messages say what
+ * happened without naming the endpoint or anything from the configuration (the endpoint is a
+ * property of its own, for logs). A broken deployment (500) is not exposed.
  */
 
 /** Base class of every error this library throws. */
@@ -16,8 +17,8 @@ export class RedisPoolError extends Error {
   readonly statusCode: number;
   /** The same, under http-errors' other name. */
   readonly status: number;
-  /** The message is not meant for clients (http-errors' `expose`). */
-  readonly expose: boolean = false;
+  /** The message may be shown to a client (http-errors' `expose`): true of the 503s only. */
+  readonly expose: boolean;
 
   constructor(code: string, message: string, options?: ErrorOptions, statusCode = 500) {
     super(message, options);
@@ -25,6 +26,7 @@ export class RedisPoolError extends Error {
     this.code = code;
     this.statusCode = statusCode;
     this.status = statusCode;
+    this.expose = statusCode === 503;
   }
 }
 
@@ -64,15 +66,23 @@ export class AcquireTimeoutError extends RedisPoolError {
 
 /**
  * Redis cannot be reached now: the last connect attempt failed and the next one is not due
- * before the caller's deadline. `cause` holds the last connection error.
+ * before the caller's deadline. `cause` holds the last connection error; `endpoint` says
+ * which Redis (password redacted), for logs: the message names none.
  */
 export class RedisUnavailableError extends RedisPoolError {
   /** Milliseconds until the pool will try to connect again (0 when an attempt is due). */
   readonly retryInMs: number;
+  /** The Redis URL, password redacted. */
+  readonly endpoint: string | undefined;
 
-  constructor(message: string, retryInMs: number, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    retryInMs: number,
+    options?: ErrorOptions & { readonly endpoint?: string },
+  ) {
     super('ERR_REDIS_POOL_UNAVAILABLE', message, options, 503);
     this.retryInMs = retryInMs;
+    this.endpoint = options?.endpoint;
   }
 }
 

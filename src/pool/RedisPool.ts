@@ -659,11 +659,11 @@ export class RedisPool {
 
   #unavailable(retryInMs: number): RedisUnavailableError {
     const wait = Math.max(0, Math.round(retryInMs));
-    const reason = this.#lastError ? `: ${describe(this.#lastError)}` : '';
+    const reason = this.#lastError ? ` (${reasonOf(this.#lastError)})` : '';
     return new RedisUnavailableError(
-      `Redis at ${this.config.endpoint.redactedUrl} is unavailable${reason}; next attempt in ${wait} ms`,
+      `Redis is unavailable${reason}; next attempt in ${wait} ms`,
       wait,
-      { cause: this.#lastError },
+      { cause: this.#lastError, endpoint: this.config.endpoint.redactedUrl },
     );
   }
 
@@ -679,8 +679,12 @@ export class RedisPool {
   }
 }
 
-/** An error's message, without anything that could be a secret (ioredis messages hold none). */
-function describe(error: Error): string {
+/**
+ * Why the last attempt failed, fit for a client's eyes: a socket or TLS error by its code
+ * alone (its message names addresses and certificate names), a server's reply by its text
+ * (WRONGPASS, max clients, LOADING: no secrets, no addresses), our own messages as they are.
+ */
+function reasonOf(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+  return typeof code === 'string' ? code : error.message;
 }
