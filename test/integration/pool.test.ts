@@ -2,7 +2,7 @@
  * RedisPool against real redis-server processes (started per test on free ports, so CLIENT
  * LIST shows only this pool's clients and faults stay local).
  */
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   AcquireTimeoutError,
@@ -38,16 +38,14 @@ function freezeFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Runs a redis-cli command after `delayMs`, in another process, so it happens during a freeze. */
-function laterInAnotherProcess(delayMs: number, port: number, ...args: string[]): Promise<void> {
-  const child = spawn(
-    'sh',
-    ['-c', `sleep ${delayMs / 1000}; redis-cli -p ${port} ${args.join(' ')}`],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return new Promise((resolve) => child.on('exit', () => resolve()));
+/**
+ * Runs a redis-cli command in another process while this one is frozen: spawnSync blocks the
+ * event loop (no timer fires, no socket is read) until the command is done, however slowly a
+ * loaded machine starts the process.
+ */
+function whileFrozen(port: number, ...args: string[]): void {
+  const cli = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+  if (cli.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${cli.stderr}`);
 }
 
 afterEach(async () => {
@@ -378,25 +376,18 @@ describe('validation after idle (the environment may have been frozen)', () => {
     await warm.redis.set('k', 'v');
     await warm.release();
     const [client] = await poolClients(server);
-    const killed = laterInAnotherProcess(
-      100,
-      server.port,
-      'CLIENT',
-      'KILL',
-      'ID',
-      client?.id ?? '',
-    );
+    // Frozen from here until the caller's acquire: the kill, then past the idle check.
+    whileFrozen(server.port, 'CLIENT', 'KILL', 'ID', client?.id ?? '');
     freezeFor(600);
-    return { pool, killed };
+    return pool;
   }
 
   it('a connection killed server-side during a freeze is replaced; the caller sees no error', async () => {
-    const { pool, killed } = await killedDuringFreeze(await startRedis(), 100);
+    const pool = await killedDuringFreeze(await startRedis(), 100);
     // Thawed: acquire before the event loop has had a chance to notice the close.
     const lease = await pool.acquire();
     expect(await lease.redis.get('k')).toBe('v');
     await lease.release();
-    await killed;
     expect(pool.stats()).toMatchObject({
       validationFailures: 1,
       connectionsCreated: 2,
@@ -405,12 +396,11 @@ describe('validation after idle (the environment may have been frozen)', () => {
   });
 
   it('without the idle check the same freeze hands the dead connection to the caller', async () => {
-    const { pool, killed } = await killedDuringFreeze(await startRedis(), 60_000);
+    const pool = await killedDuringFreeze(await startRedis(), 60_000);
     const lease = await pool.acquire();
     const error = await lease.redis.get('k').catch((e: Error) => e);
     expect(String(error)).toMatch(/Connection is closed|ECONNRESET|EPIPE/);
     await lease.release(error);
-    await killed;
   });
 
   it("the server's idle timeout drops the client; the next lease works", async () => {
