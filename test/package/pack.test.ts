@@ -72,7 +72,7 @@ afterAll(async () => {
   if (project) await rm(project, { recursive: true, force: true });
 });
 
-describe('the published package', () => {
+describe('the published package', { timeout: 120_000 }, () => {
   test('ships the library only: dist, types, README, LICENSE, CHANGELOG', () => {
     expect(files).toContain('dist/esm/index.js');
     expect(files).toContain('dist/cjs/index.js');
