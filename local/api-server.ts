@@ -2,7 +2,7 @@
  * A local API Gateway: HTTP requests on loopback become REST proxy events (payload 1.0) for
  * the functions, which run in the simulator's execution environments, one simulator per
  * function, with the timeouts the deployment gives them. Redis is the caller's, or a
- * redis-server of our own (own-redis.ts).
+ * redis-server of our own (redis-server.ts).
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, type FunctionKey, ROUTES } from '../functions/manifest.js';
 import { toProxyEvent } from './api-event.js';
 import { type HttpResponse, INTERNAL_ERROR, jsonResponse, toHttpResponse } from './api-response.js';
-import { startOwnRedis } from './own-redis.js';
+import { startRedisServer } from './redis-server.js';
 import { LambdaSimulator } from './simulator.js';
 
 export const DEFAULT_PORT = 12_000;
@@ -56,7 +56,7 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
   try {
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
-      const own = await startOwnRedis();
+      const own = await startRedisServer();
       closers.push(own.stop);
       redisUrl = own.url;
     }

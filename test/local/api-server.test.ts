@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { ThroughputReport } from '../../functions/throughput-contract.js';
 import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../local/api-server.js';
 import { isProcessAlive } from '../../local/index.js';
-import { findOnPath, RedisServerNotFoundError } from '../../local/own-redis.js';
+import { findOnPath, RedisServerNotFoundError } from '../../local/redis-server.js';
 import { descendantsOf, processTable } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis-server.js';
 
