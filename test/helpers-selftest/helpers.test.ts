@@ -3,7 +3,8 @@
 
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -260,13 +261,14 @@ describe('startTcpProxy', () => {
   });
 });
 
-/** Start a server in a plain `node` child (type stripping loads the helper) and end the child
- * either normally or by SIGKILL; returns the server's pid. */
-function startInChild(mode: 'exit' | 'sigkill'): Promise<number> {
+/** Start a server in a plain `node` child (tsx's loader resolves the helper's and the
+ * launcher's `.js` imports to their `.ts` files) and end the child either normally or by
+ * SIGKILL; returns the server's pid and dir. */
+function startInChild(mode: 'exit' | 'sigkill'): Promise<{ pid: number; dir: string }> {
   const script = `
     const { startRedis } = await import(process.env.HELPER);
     const server = await startRedis();
-    process.stdout.write(server.pid + '\\n');
+    process.stdout.write(JSON.stringify({ pid: server.pid, dir: server.dir }) + '\\n');
     if (process.env.MODE === 'sigkill') process.kill(process.pid, 'SIGKILL');
     else process.exit(0);`;
   // Without VITEST_POOL_ID the child draws ports from the whole range, not from our slice.
@@ -275,26 +277,37 @@ function startInChild(mode: 'exit' | 'sigkill'): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--no-warnings', '--input-type=module', '-e', script],
-      { env: { ...env, HELPER: helper, MODE: mode }, timeout: 15_000 },
+      ['--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
+      { env: { ...env, HELPER: helper, MODE: mode }, timeout: 20_000 },
       (error, stdout, stderr) => {
-        const pid = Number(stdout.trim());
-        if (Number.isInteger(pid) && pid > 0) resolve(pid);
-        else reject(new Error(`child failed: ${error?.message}\n${stderr}`));
+        try {
+          const started = JSON.parse(stdout.trim()) as { pid: number; dir: string };
+          if (Number.isInteger(started.pid) && started.pid > 0) return resolve(started);
+        } catch {
+          // Reported below.
+        }
+        reject(new Error(`child failed: ${error?.message}\n${stdout}${stderr}`));
       },
     );
   });
 }
 
 describe('cleanup', () => {
-  it('the exit hook kills servers a process forgot to stop', async () => {
-    const pid = await startInChild('exit');
-    expect(await waitForDeath(pid, 2_000)).toBe(true);
+  it('the exit hook kills servers a process forgot to stop and removes their dirs', async () => {
+    const { pid, dir } = await startInChild('exit');
+    expect(await waitForDeath(pid, 5_000)).toBe(true);
+    // Only the hook removes the dir (the parent-death signal, below, kills but removes nothing).
+    expect(existsSync(dir)).toBe(false);
   });
 
-  it('the watchdog kills servers of a process that was SIGKILLed', async () => {
-    const pid = await startInChild('sigkill');
-    expect(await waitForDeath(pid, 5_000)).toBe(true);
+  it('the parent-death signal kills servers of a process that was SIGKILLed', async () => {
+    const { pid, dir } = await startInChild('sigkill');
+    try {
+      expect(await waitForDeath(pid, 5_000)).toBe(true);
+    } finally {
+      // A SIGKILLed process runs no hook: its server's dir is left behind.
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('stopAll ends every server started here', async () => {
