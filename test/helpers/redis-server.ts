@@ -31,6 +31,8 @@ export interface RedisServer {
   readonly pid: number | undefined;
   /** Its own temp working dir (AOF files, nodes.conf, redis.log: its stdout and stderr). */
   readonly dir: string;
+  /** The TLS material it listens with (TLS only); undefined for a plaintext server. */
+  readonly tls: TlsMaterial | undefined;
   /** SIGCONT + SIGTERM, wait for the exit (SIGKILL after 10 s). Idempotent; keeps dir. */
   stop(): Promise<void>;
   /** SIGKILL, wait for the exit. */
@@ -280,18 +282,18 @@ class ManagedServer implements RedisServer {
   readonly port: number;
   readonly dir: string;
   readonly url: string;
+  readonly tls: TlsMaterial | undefined;
   readonly #args: string[];
-  readonly #tls: TlsMaterial | undefined;
   #process: RunningRedisServer;
   #disposed: Promise<void> | undefined;
 
-  constructor(process: RunningRedisServer, args: string[], tls: TlsMaterial | undefined) {
-    this.#process = process;
-    this.port = process.port;
-    this.dir = process.dir;
-    this.url = process.url;
+  constructor(running: RunningRedisServer, args: string[], tls: TlsMaterial | undefined) {
+    this.#process = running;
+    this.port = running.port;
+    this.dir = running.dir;
+    this.url = running.url;
     this.#args = args;
-    this.#tls = tls;
+    this.tls = tls;
   }
 
   get pid(): number | undefined {
@@ -299,7 +301,7 @@ class ManagedServer implements RedisServer {
   }
 
   get #endpoint(): Endpoint {
-    return { port: this.port, tls: this.#tls };
+    return { port: this.port, tls: this.tls };
   }
 
   stop(): Promise<void> {
@@ -327,7 +329,7 @@ class ManagedServer implements RedisServer {
   async restart(): Promise<void> {
     if (this.#disposed !== undefined) throw new Error(`redis on port ${this.port} was disposed`);
     await this.stop();
-    this.#process = await launch({ port: this.port, args: this.#args, tls: this.#tls }, this.dir);
+    this.#process = await launch({ port: this.port, args: this.#args, tls: this.tls }, this.dir);
     started.add(this); // also after a stopAll()
   }
 
