@@ -1,18 +1,19 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
+import { test } from '../helpers/fixtures.js';
 import { lambdaContext } from '../helpers/lambda.js';
-import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
 import { closeFreshPools, importHealth } from './load-module.js';
 
 afterEach(closeFreshPools);
-afterAll(stopAll);
 
 const event = { httpMethod: 'GET', path: '/api/v1/health' } as APIGatewayProxyEvent;
 const PASSWORD = 'health-s3cret-pw';
 
 describe('GET /api/v1/health', () => {
-  it('answers 200 with the PING time and the pool stats when Redis runs', async () => {
-    const server = await startRedis();
+  test('answers 200 with the PING time and the pool stats when Redis runs', async ({
+    redisServer: server,
+  }) => {
     const { handler } = await importHealth({ REDIS_URL: server.url, REDIS_METRICS: 'false' });
     const response = await handler(event, lambdaContext());
     expect(response.statusCode).toBe(200);
@@ -24,7 +25,7 @@ describe('GET /api/v1/health', () => {
     expect(response.headers?.['content-type']).toBe('application/json');
   });
 
-  it('answers 503, without secrets, when Redis is down', async () => {
+  test('answers 503, without secrets, when Redis is down', async () => {
     const port = await freePort(); // nothing listens there
     const url = `redis://default:${PASSWORD}@127.0.0.1:${port}`;
     const { handler } = await importHealth({ REDIS_URL: url, REDIS_METRICS: 'false' });
@@ -40,8 +41,9 @@ describe('GET /api/v1/health', () => {
     expect(took).toBeLessThan(1_500);
   });
 
-  it('answers 503 within about a second when Redis hangs, even with a long function timeout', async () => {
-    const server = await startRedis();
+  test('answers 503 within about a second when Redis hangs, even with a long function timeout', async ({
+    redisServer: server,
+  }) => {
     const { handler } = await importHealth({ REDIS_URL: server.url, REDIS_METRICS: 'false' });
     expect((await handler(event, lambdaContext(30_000))).statusCode).toBe(200);
     server.pause();

@@ -7,10 +7,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import type { InvocationReport, LambdaSimulator } from '../../local/index.js';
 import { METRIC_NAMES } from '../../src/index.js';
-import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { test } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { figure, invoke, startFunction, stopFunctions } from './support.js';
 
@@ -20,7 +21,6 @@ afterEach(async () => {
   await stopFunctions();
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 });
-afterAll(stopAll);
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -183,8 +183,10 @@ async function threadProxyTo(port: number): Promise<ThreadProxy> {
 // ---- scenarios -------------------------------------------------------------------------
 
 describe('server restart under sustained writes', () => {
-  it('SIGKILL + restart: every acknowledged write survives, every lost one is an error', async () => {
-    const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+  test('SIGKILL + restart: every acknowledged write survives, every lost one is an error', async ({
+    startServer,
+  }) => {
+    const server = await startServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
     const sim = await startFunction(server.url, {}, { maxEnvironments: 3 });
     const key = 'restart:writes';
     const writes: Outcome[] = [];
@@ -247,11 +249,13 @@ describe('server restart under sustained writes', () => {
 });
 
 describe('failover', () => {
-  it('READONLY after an ElastiCache-style failover drops the connection; writes resume on the new primary', async () => {
+  test('READONLY after an ElastiCache-style failover drops the connection; writes resume on the new primary', async ({
+    startServer,
+  }) => {
     // Full syncs start at once instead of after diskless sync's 5 s default delay.
     const sync = ['--repl-diskless-sync-delay', '0'];
-    const a = await startRedis({ args: sync });
-    const b = await startRedis({ args: [...sync, '--replicaof', '127.0.0.1', String(a.port)] });
+    const a = await startServer({ args: sync });
+    const b = await startServer({ args: [...sync, '--replicaof', '127.0.0.1', String(a.port)] });
     await expect
       .poll(async () => /master_link_status:up/.test(await b.cli('INFO', 'replication')), {
         timeout: 10_000,
@@ -326,9 +330,11 @@ describe('failover', () => {
 });
 
 describe('maxclients reached', () => {
-  it('the excess environments fail naming the cause, back off, and recover once there is room', async () => {
+  test('the excess environments fail naming the cause, back off, and recover once there is room', async ({
+    startServer,
+  }) => {
     // Three slots: the test's own connection and two environments.
-    const server = await startRedis({ args: ['--maxclients', '3'] });
+    const server = await startServer({ args: ['--maxclients', '3'] });
     const admin = await adminConnection(server.port);
     const stats = async () => {
       const info = await admin.info('stats');
@@ -429,7 +435,9 @@ describe('maxclients reached', () => {
 });
 
 describe('scale-out storm', () => {
-  it('50 environments cold-start while Redis is down: jittered, bounded attempts, all recover', async () => {
+  test('50 environments cold-start while Redis is down: jittered, bounded attempts, all recover', async ({
+    startServer,
+  }) => {
     const environments = 50;
     const windowMs = 250;
     const retryBaseMs = 100;
@@ -485,7 +493,7 @@ describe('scale-out storm', () => {
     const capFrom = Date.now();
     await sleep(1_500);
     const serverAt = Date.now();
-    await startRedis({ port });
+    await startServer({ port });
     const upAt = Date.now();
     await Promise.all(drivers);
     lag.disable();

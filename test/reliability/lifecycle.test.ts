@@ -1,10 +1,11 @@
 /**
  * The pool across Lambda's lifecycle, in the simulator (real RIC processes, frozen between
- * invocations) against real redis-servers started on free ports.
+ * invocations) against real redis-servers started for each test (test/helpers/fixtures.ts).
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { isProcessAlive } from '../../local/index.js';
-import { startRedis, stopAll } from '../helpers/redis-server.js';
+import { test } from '../helpers/fixtures.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {
   emfDocuments,
@@ -28,11 +29,11 @@ afterEach(async () => {
   await stopFunctions();
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
-afterAll(stopAll);
 
 describe('warm reuse', () => {
-  it('1,000 invocations over 4 environments create exactly 4 connections', async () => {
-    const server = await startRedis();
+  test('1,000 invocations over 4 environments create exactly 4 connections', async ({
+    redisServer: server,
+  }) => {
     const sim = await startFunction(server.url, {}, { maxEnvironments: 4 });
     const reports = [];
     const started = Date.now();
@@ -54,8 +55,10 @@ describe('warm reuse', () => {
 });
 
 describe('freeze', () => {
-  it('a connection the server dropped for idleness during a freeze is replaced unseen', async () => {
-    const server = await startRedis({ args: ['--timeout', '1'] });
+  test('a connection the server dropped for idleness during a freeze is replaced unseen', async ({
+    startServer,
+  }) => {
+    const server = await startServer({ args: ['--timeout', '1'] });
     const sim = await startFunction(server.url);
     const first = await invoke(sim, { op: 'ping' });
     expect(resultOf(first).value).toBe('PONG');
@@ -96,8 +99,11 @@ describe('freeze', () => {
    * frozen and sits idle past REDIS_IDLE_CHECK_MS (100), the network goes silent (nothing is
    * closed), and the next invocation runs on the thawed environment.
    */
-  async function lostWhileFrozen(timeoutMs: number, env: Record<string, string> = {}) {
-    const server = await startRedis();
+  async function lostWhileFrozen(
+    server: RedisServer,
+    timeoutMs: number,
+    env: Record<string, string> = {},
+  ) {
     const proxy = await startTcpProxy(server.port);
     proxies.push(proxy);
     const sim = await startFunction(proxy.url, env, { timeoutMs });
@@ -111,9 +117,11 @@ describe('freeze', () => {
     return { sim, proxy, envId, lost };
   }
 
-  it('silent network loss during a freeze fails fast with a typed error, then recovers', async () => {
+  test('silent network loss during a freeze fails fast with a typed error, then recovers', async ({
+    redisServer,
+  }) => {
     const timeoutMs = 2_000;
-    const { sim, proxy, envId, lost } = await lostWhileFrozen(timeoutMs);
+    const { sim, proxy, envId, lost } = await lostWhileFrozen(redisServer, timeoutMs);
     figure(
       'invocation during the blackhole (ms)',
       `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
@@ -144,11 +152,13 @@ describe('freeze', () => {
     expect(proxy.totalConnections()).toBeGreaterThan(1);
   });
 
-  it('silent network loss: an acquire bounded by the Lambda deadline ends before it', async () => {
+  test('silent network loss: an acquire bounded by the Lambda deadline ends before it', async ({
+    redisServer,
+  }) => {
     // As above, but the invocation's deadline is what bounds the acquire (2000 - 250 ms margin),
     // not REDIS_ACQUIRE_TIMEOUT_MS, and a connect attempt (1000 ms) is longer than the margin.
     const timeoutMs = 2_000;
-    const { lost } = await lostWhileFrozen(timeoutMs, {
+    const { lost } = await lostWhileFrozen(redisServer, timeoutMs, {
       REDIS_ACQUIRE_TIMEOUT_MS: '10000',
       REDIS_CONNECT_TIMEOUT_MS: '1000',
     });
@@ -166,8 +176,9 @@ describe('freeze', () => {
 });
 
 describe('hung server', () => {
-  it('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', async () => {
-    const server = await startRedis();
+  test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', async ({
+    redisServer: server,
+  }) => {
     const timeoutMs = 2_000;
     const sim = await startFunction(server.url, {}, { timeoutMs, maxEnvironments: 3 });
     // Three at once: three environments, each with a warm connection.
@@ -224,8 +235,9 @@ describe('hung server', () => {
 });
 
 describe('shutdown', () => {
-  it('SIGTERM makes the pool QUIT and the process exit; SIGKILL leaves no QUIT', async () => {
-    const server = await startRedis();
+  test('SIGTERM makes the pool QUIT and the process exit; SIGKILL leaves no QUIT', async ({
+    redisServer: server,
+  }) => {
     const graceMs = 8_000;
     const sim = await startFunction(server.url, {}, { shutdownGraceMs: graceMs });
     const watch = await watchCommands(server);
@@ -289,8 +301,9 @@ describe('shutdown', () => {
 });
 
 describe('Lambda Managed Instances', () => {
-  it('64 invocations, 4 at a time in one environment, share one connection', async () => {
-    const server = await startRedis();
+  test('64 invocations, 4 at a time in one environment, share one connection', async ({
+    redisServer: server,
+  }) => {
     const sim = await startFunction(
       server.url,
       // One worker thread, so every invocation runs in the same module instance (one pool).
@@ -337,8 +350,9 @@ describe('Lambda Managed Instances', () => {
     figure('leases that found the connection already open', sum('RedisConnectionReused'));
   });
 
-  it('with two worker threads, each loads the module and holds its own pool', async () => {
-    const server = await startRedis();
+  test('with two worker threads, each loads the module and holds its own pool', async ({
+    redisServer: server,
+  }) => {
     // The runtime runs the handler once per worker thread: the budget is per worker.
     const sim = await startFunction(
       server.url,
