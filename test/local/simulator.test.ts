@@ -389,6 +389,35 @@ describe('stop', () => {
     await expect(sim.invoke({ ms: 1 })).rejects.toThrow('stopped');
   });
 
+  test('an invocation nobody awaits is no unhandled rejection when its environment goes or the simulator stops', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sim = await simulate('sleeper', { maxEnvironments: 1 });
+      const busy = sim.invoke({ ms: 10_000 });
+      const env = await sim.waitFor((e) => e.state === 'busy');
+      // Both wait for room on the busy environment; only one has a caller left.
+      const awaited = sim.invoke({ ms: 1 }, { environmentId: env.id });
+      void sim.invoke({ ms: 1 }, { environmentId: env.id });
+      expect(sim.sendSignal(env.id, 'SIGKILL')).toBe(true);
+      expect((await busy).error?.errorType).toBe('Runtime.ExitError');
+      await expect(awaited).rejects.toThrow(`environment ${env.id} is gone`);
+
+      const busyAgain = sim.invoke({ ms: 10_000 });
+      await sim.waitFor((e) => e.id !== env.id && e.state === 'busy');
+      void sim.invoke({ ms: 1 }); // waits for room, which never comes: stop() rejects it
+      await sim.stop();
+      expect((await busyAgain).error?.errorType).toBe('Runtime.ExitError');
+      void sim.invoke({ ms: 1 }); // refused at once
+      // Node reports unhandled rejections after the microtasks of the current macrotask.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   describe.each(['exit', 'hang'] as const)('when the parent process %ss', (mode) => {
     // 'exit': the parent exits without stop(); its 'exit' hook kills the environments.
     // 'hang': the parent is SIGKILLed; the kernel's parent-death signal (setpriv) kills them.
