@@ -87,10 +87,13 @@ describe('cold and warm starts', () => {
   test('getRemainingTimeInMillis() counts down from timeoutMs', async () => {
     const sim = await simulate('counter', { timeoutMs: 2000 });
 
-    const { remaining } = resultOf<Counted>(await sim.invoke({}));
+    const report = await sim.invoke({});
+    const { remaining } = resultOf<Counted>(report);
 
+    // The 2000 ms start when the event is handed out; the handler read what was left at some
+    // point before it answered, durationMs later (2 ms for the two processes' clock readings).
     expect(remaining).toBeLessThanOrEqual(2000);
-    expect(remaining).toBeGreaterThan(1500);
+    expect(remaining).toBeGreaterThanOrEqual(2000 - report.durationMs - 2);
   });
 
   test('a module that throws while loading fails its cold start with an init error', async () => {
@@ -136,8 +139,9 @@ describe('errors and timeouts', () => {
       timedOut: true,
       error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 0.30 seconds' },
     });
+    // Reported at the deadline: not before it, and not when the handler would have answered.
     expect(late.durationMs).toBeGreaterThanOrEqual(299);
-    expect(late.durationMs).toBeLessThan(500);
+    expect(late.durationMs).toBeLessThan(5000);
     const dead = await sim.waitFor((env) => env.id === late.environmentId && env.state === 'dead');
     expect(processState(dead.pid)).toBeUndefined();
 
@@ -262,23 +266,24 @@ describe('concurrency', () => {
   });
 
   test('with perEnvironmentConcurrency 4 one environment serves all four at once', async () => {
-    const sim = await simulate('sleeper', {
+    const sim = await simulate('barrier', {
       perEnvironmentConcurrency: 4,
+      timeoutMs: 10_000,
       // One worker thread: all four share one module instance (see the report's notes).
       env: { AWS_LAMBDA_NODEJS_WORKER_COUNT: '1' },
     });
 
-    const reports = await fourAtOnce(sim, 300);
+    const reports = await Promise.all(
+      [1, 2, 3, 4].map(() => sim.invoke({ parties: 4, waitMs: 5_000 })),
+    );
 
     expect(new Set(reports.map((r) => r.environmentId)).size).toBe(1);
     expect(sim.environments()).toHaveLength(1);
-    const slept = reports.map((r) => resultOf<Slept>(r));
-    expect(new Set(slept.map((s) => s.pid)).size).toBe(1);
-    expect(slept.map((s) => s.count).sort()).toEqual([1, 2, 3, 4]);
-    // They overlapped: every one started before any one ended.
-    const lastStart = Math.max(...slept.map((s) => s.startedAt));
-    const firstEnd = Math.min(...slept.map((s) => s.endedAt));
-    expect(lastStart).toBeLessThan(firstEnd);
+    const met = reports.map((r) => resultOf<{ pid: number; arrival: number; met: boolean }>(r));
+    expect(new Set(met.map((m) => m.pid)).size).toBe(1);
+    expect(met.map((m) => m.arrival).sort()).toEqual([1, 2, 3, 4]);
+    // They overlapped: each was in the handler while the other three were too.
+    expect(met.map((m) => m.met)).toEqual([true, true, true, true]);
   });
 });
 
