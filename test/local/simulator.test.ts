@@ -29,7 +29,13 @@ afterEach(async () => {
 });
 
 async function simulate(name: string, options: Omit<SimulatorOptions, 'entry'> = {}) {
-  const sim = await LambdaSimulator.start({ entry: fixture(name), ...options });
+  // Not Lambda's 10 s: a loaded machine can take longer to start a runtime, and no test here
+  // is about the init phase's limit.
+  const sim = await LambdaSimulator.start({
+    entry: fixture(name),
+    initTimeoutMs: 60_000,
+    ...options,
+  });
   running.push(sim);
   return sim;
 }

@@ -18,6 +18,7 @@ import type { RedisServer } from '../helpers/redis-server.js';
 const HANDLER = fileURLToPath(new URL('../fixtures/reliability/handler.ts', import.meta.url));
 
 const running: LambdaSimulator[] = [];
+const INIT_TIMEOUT_MS = 60_000;
 
 /**
  * A simulated function running the pool against `redisUrl`. `env` adds or overrides pool
@@ -32,6 +33,9 @@ export async function startFunction(
     entry: HANDLER,
     functionName: 'reliability',
     timeoutMs: 2_000,
+    // Lambda's 10 s: a loaded machine that starts several runtimes at once can take longer,
+    // and no scenario here is about the init phase's limit.
+    initTimeoutMs: INIT_TIMEOUT_MS,
     ...options,
     env: {
       REDIS_URL: redisUrl,
