@@ -12,6 +12,10 @@ import { test } from '../helpers/fixtures.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
+/** Creating a cluster (three servers, redis-cli, gossip until every node agrees) can take
+ * half a minute on a loaded machine. */
+const CLUSTER_TEST_MS = 90_000;
+
 /** A client that never retries and gives up fast, so a dead or mute server fails the call. */
 function client(port: number, options: RedisOptions = {}): Redis {
   const redis = new Redis({
@@ -146,9 +150,9 @@ describe('TLS', () => {
 });
 
 describe('startCluster', () => {
-  test('creates a healthy cluster of 3 masters that a cluster client can use', async ({
-    redisCluster: cluster,
-  }) => {
+  test('creates a healthy cluster of 3 masters that a cluster client can use', {
+    timeout: CLUSTER_TEST_MS,
+  }, async ({ redisCluster: cluster }) => {
     expect(cluster.ports).toHaveLength(3);
     for (const node of cluster.nodes) {
       expect(await node.cli('CLUSTER', 'INFO')).toMatch(/^cluster_state:ok/m);
@@ -284,7 +288,11 @@ function record(what: string, server: RedisServer): void {
 }
 
 describe('fixtures', () => {
-  test('give each test its own servers', async ({ redisServer, startServer, redisCluster }) => {
+  test('give each test its own servers', { timeout: CLUSTER_TEST_MS }, async ({
+    redisServer,
+    startServer,
+    redisCluster,
+  }) => {
     const extra = await startServer({ args: ['--maxclients', '7'] });
     record('redisServer', redisServer);
     record('startServer', extra);

@@ -4,6 +4,10 @@ import { RedisPool, RedisUnavailableError } from '../../src/index.js';
 import { test } from '../helpers/fixtures.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 
+/** Creating a cluster (three servers, redis-cli, gossip until every node agrees) can take
+ * half a minute on a loaded machine. */
+const CLUSTER_TEST_MS = 90_000;
+
 function caFileOf(server: RedisServer): string {
   if (server.tls === undefined) throw new Error(`${server.url} has no TLS`);
   return server.tls.caFile;
@@ -66,7 +70,9 @@ describe('TLS', () => {
 });
 
 describe('cluster mode', () => {
-  test('serves shared leases across the slots of a 3-master cluster', async ({ redisCluster }) => {
+  test('serves shared leases across the slots of a 3-master cluster', {
+    timeout: CLUSTER_TEST_MS,
+  }, async ({ redisCluster }) => {
     const pool = new RedisPool(
       { url: `redis://127.0.0.1:${redisCluster.ports[0]}`, cluster: true },
       {},

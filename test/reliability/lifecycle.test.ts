@@ -23,6 +23,10 @@ import {
   watchCommands,
 } from './support.js';
 
+/** For the scenarios that drive many invocations: a loaded machine can take minutes, not
+ * seconds, and only a hang should fail them. */
+const LONG_TEST_MS = 120_000;
+
 const proxies: TcpProxy[] = [];
 
 afterEach(async () => {
@@ -31,9 +35,9 @@ afterEach(async () => {
 });
 
 describe('warm reuse', () => {
-  test('1,000 invocations over 4 environments create exactly 4 connections', async ({
-    redisServer: server,
-  }) => {
+  test('1,000 invocations over 4 environments create exactly 4 connections', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     const sim = await startFunction(server.url, {}, { maxEnvironments: 4 });
     const reports = [];
     const started = Date.now();
@@ -185,9 +189,9 @@ describe('freeze', () => {
 });
 
 describe('hung server', () => {
-  test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', async ({
-    redisServer: server,
-  }) => {
+  test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     // Far beyond what the pool's own bounds allow a hung call (command 300 ms, acquire
     // 1000 ms), so that these, not Lambda's deadline, are seen to end the invocations.
     const timeoutMs = 10_000;
@@ -316,9 +320,9 @@ describe('shutdown', () => {
 });
 
 describe('Lambda Managed Instances', () => {
-  test('64 invocations, 4 at a time in one environment, share one connection', async ({
-    redisServer: server,
-  }) => {
+  test('64 invocations, 4 at a time in one environment, share one connection', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     const sim = await startFunction(
       server.url,
       // One worker thread, so every invocation runs in the same module instance (one pool).
