@@ -260,17 +260,19 @@ describe('concurrency', () => {
     const used = reports.map((r) => r.environmentId);
     expect(new Set(used).size).toBe(2);
     expect(sim.environments()).toHaveLength(2);
-    for (const env of sim.environments()) expect(env.invocations).toBe(2);
-    // The queued two ran after the first two had finished, each on an environment once it had
-    // room: on each one, the second invocation started only after the first had ended. (Not
-    // "after the earliest end": one environment may start late on a loaded machine.)
+    // Two waited for room. Which environment had room first is up to the machine (one may be
+    // slow to start), so not "two each": but no environment ever ran two at once, so on each
+    // one every invocation started only after the one before it had ended.
+    expect(sim.environments().reduce((sum, env) => sum + env.invocations, 0)).toBe(4);
     for (const env of sim.environments()) {
       const onEnv = reports
         .filter((r) => r.environmentId === env.id)
         .map((r) => resultOf<Slept>(r))
         .sort((a, b) => a.startedAt - b.startedAt);
-      expect(onEnv).toHaveLength(2);
-      expect(onEnv[1]?.startedAt, env.id).toBeGreaterThanOrEqual(onEnv[0]?.endedAt ?? Infinity);
+      expect(onEnv.length, env.id).toBe(env.invocations);
+      for (let i = 1; i < onEnv.length; i++) {
+        expect(onEnv[i]?.startedAt, env.id).toBeGreaterThanOrEqual(onEnv[i - 1]?.endedAt ?? 0);
+      }
     }
 
     // An invocation can be pinned to an environment that is not the most recently used one.

@@ -208,8 +208,8 @@ async function threadProxyTo(port: number): Promise<ThreadProxy> {
 }
 
 /**
- * The functions' timeout in these scenarios. Far beyond the pool's own bounds (connect and
- * command 300 ms, acquire 250-1000 ms), so "no invocation timed out" still catches a pool that
+ * The functions' timeout in these scenarios. Far beyond the pool's own bounds (command 300 ms,
+ * connect and acquire 250-1000 ms), so "no invocation timed out" still catches a pool that
  * hangs, while a runtime that a loaded machine starves of CPU for a second does not fail it.
  * (Deadline behaviour itself is lifecycle.test.ts's subject.)
  */

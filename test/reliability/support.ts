@@ -39,7 +39,9 @@ export async function startFunction(
     ...options,
     env: {
       REDIS_URL: redisUrl,
-      REDIS_CONNECT_TIMEOUT_MS: '300',
+      // A cold runtime's first connect on a loaded machine can take longer than 300 ms; the
+      // acquire timeout (1000) still bounds every wait.
+      REDIS_CONNECT_TIMEOUT_MS: '1000',
       REDIS_COMMAND_TIMEOUT_MS: '300',
       REDIS_ACQUIRE_TIMEOUT_MS: '1000',
       REDIS_RETRY_BASE_MS: '20',
