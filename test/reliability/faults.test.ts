@@ -660,7 +660,8 @@ describe('scale-out storm', () => {
       lag.disable();
     }
 
-    const outage = (await proxy.acceptedAt()).filter((t) => t < serverAt);
+    // From the storm's start: the warm-up's attempts are not part of it.
+    const outage = (await proxy.acceptedAt()).filter((t) => t >= began && t < serverAt);
     const outageInvocations = outcomes.filter((o) => o.start < serverAt);
     const atCap = outage.filter((t) => t >= capFrom);
     const atCapInvocations = outageInvocations.filter((o) => o.start >= capFrom);
