@@ -204,30 +204,7 @@ async function startOn(
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await makeTempDir());
   const logFile = join(dir, 'redis.log');
-  // A file, not a pipe: nothing has to keep reading it, and it is still there to be quoted
-  // in an error after the process is gone.
-  const log = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawnTracked(command, serverArgs(port, dir, options), {
-      cwd: dir, // relative paths in args (nodes.conf, a stray SAVE's dump.rdb) land here
-      stdio: ['ignore', log, log],
-    });
-  } finally {
-    closeSync(log);
-  }
-  // A forgotten server must not keep its parent alive; the exit hook (leftovers.ts) ends it.
-  child.unref();
-  let ended = false;
-  const exited = new Promise<void>((resolve) => {
-    const end = () => {
-      ended = true;
-      resolve();
-    };
-    child.once('exit', end);
-    child.once('error', end); // e.g. it could not be spawned at all
-  });
-  const running = () => !ended;
+  const { child, exited, running } = spawnServer(command, serverArgs(port, dir, options), dir);
   const removeOwnDir = async () => {
     if (!ownDir) return;
     await rm(dir, { recursive: true, force: true });
@@ -236,11 +213,9 @@ async function startOn(
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   const end = (signal: NodeJS.Signals) =>
     endProcess(child, exited, running, signal, stopTimeoutMs).then(removeOwnDir);
-  const stop = memoize(() => end('SIGTERM'));
 
-  const endpoint = { port, tls: options.tls };
   try {
-    await waitUntilAnswering(endpoint, child, exited, options.startTimeoutMs);
+    await waitUntilAnswering({ port, tls: options.tls }, child, exited, options.startTimeoutMs);
   } catch (error) {
     await endProcess(child, exited, running, 'SIGKILL', stopTimeoutMs);
     const tail = await logTail(logFile); // before the dir goes
@@ -257,9 +232,41 @@ async function startOn(
     dir,
     exited,
     running,
-    stop,
+    stop: memoize(() => end('SIGTERM')),
     kill: () => end('SIGKILL'),
   };
+}
+
+interface SpawnedServer {
+  child: ChildProcess;
+  exited: Promise<void>;
+  running: () => boolean;
+}
+
+/** Spawns redis-server in `dir` as a tracked child, its stdout and stderr in redis.log there. */
+function spawnServer(command: string, args: string[], dir: string): SpawnedServer {
+  // A file, not a pipe: nothing has to keep reading it, and it is still there to be quoted
+  // in an error after the process is gone.
+  const log = openSync(join(dir, 'redis.log'), 'a');
+  let child: ChildProcess;
+  try {
+    // cwd: relative paths in args (nodes.conf, a stray SAVE's dump.rdb) land in its own dir.
+    child = spawnTracked(command, args, { cwd: dir, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
+  // A forgotten server must not keep its parent alive; the exit hook (leftovers.ts) ends it.
+  child.unref();
+  let ended = false;
+  const exited = new Promise<void>((resolve) => {
+    const end = () => {
+      ended = true;
+      resolve();
+    };
+    child.once('exit', end);
+    child.once('error', end); // e.g. it could not be spawned at all
+  });
+  return { child, exited, running: () => !ended };
 }
 
 async function makeTempDir(): Promise<string> {
