@@ -31,6 +31,8 @@ export interface LocalApiOptions {
   env?: Record<string, string>;
   /** Called with one line per request answered, e.g. for a console. */
   accessLog?: (line: string) => void;
+  /** The functions' init phase limit. Default Lambda's 10 s. */
+  initTimeoutMs?: number;
 }
 
 export interface LocalApi {
@@ -61,7 +63,7 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
       redisUrl = own.url;
     }
     const env = { ...(options.env ?? redisVariables(process.env)), REDIS_URL: redisUrl };
-    const simulators = await startSimulators(env, closers);
+    const simulators = await startSimulators(env, options.initTimeoutMs, closers);
     const server = createServer((req, res) => {
       void serve(req, res, simulators, options.accessLog);
     });
@@ -94,6 +96,7 @@ type Simulators = Record<FunctionKey, LambdaSimulator>;
 
 async function startSimulators(
   env: Record<string, string>,
+  initTimeoutMs: number | undefined,
   closers: Closer[],
 ): Promise<Simulators> {
   const keys = Object.keys(FUNCTIONS) as FunctionKey[];
@@ -106,6 +109,7 @@ async function startSimulators(
         functionName: `${LOCAL_FUNCTION_PREFIX}${fn.name}`,
         timeoutMs: fn.timeoutMs,
         memoryMb: fn.memoryMb,
+        initTimeoutMs,
         env,
       });
     }),

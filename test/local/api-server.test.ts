@@ -16,6 +16,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The functions' EMF documents would only be noise in the simulator's logs.
 const FUNCTION_ENV = { REDIS_METRICS: 'false' };
+/** No test here is about Lambda's 10 s init limit, which a loaded machine can exceed. */
+const INIT_TIMEOUT_MS = 60_000;
 
 async function getJson(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
@@ -43,7 +45,12 @@ function expectConsistent(report: ThroughputReport, durationMs: number, concurre
 describe('the local API', () => {
   let api: LocalApi;
   beforeAll(async () => {
-    api = await startLocalApi({ port: 0, redisUrl: REDIS_URL, env: FUNCTION_ENV });
+    api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      initTimeoutMs: INIT_TIMEOUT_MS,
+    });
   });
   afterAll(() => api?.close());
 
@@ -149,7 +156,7 @@ describe('its own redis-server', () => {
   });
 
   test('starts without a redisUrl, serves the functions, and is gone after close()', async () => {
-    const api = await startLocalApi({ port: 0, env: FUNCTION_ENV });
+    const api = await startLocalApi({ port: 0, env: FUNCTION_ENV, initTimeoutMs: INIT_TIMEOUT_MS });
     let pid: number | undefined;
     try {
       expect(api.startedRedis).toBe(true);

@@ -20,6 +20,7 @@ import {
   startFunction,
   stopFunctions,
   TYPED_POOL_ERRORS,
+  warmEnvironments,
   watchCommands,
 } from './support.js';
 
@@ -39,6 +40,7 @@ describe('warm reuse', () => {
     timeout: LONG_TEST_MS,
   }, async ({ redisServer: server }) => {
     const sim = await startFunction(server.url, {}, { maxEnvironments: 4 });
+    const envIds = await warmEnvironments(sim, 4);
     const reports = [];
     const started = Date.now();
     // Four in flight at a time: Lambda needs four environments, and reuses them.
@@ -47,14 +49,19 @@ describe('warm reuse', () => {
     }
     figure('1,000 invocations over 4 environments (ms)', Date.now() - started);
     for (const report of reports) expect(resultOf(report).value).toBe('PONG');
-    expect(new Set(reports.map((r) => r.environmentId)).size).toBe(4);
-    expect(reports.filter((r) => r.coldStart)).toHaveLength(4);
+    expect([...new Set(reports.map((r) => r.environmentId))].sort()).toEqual(envIds.sort());
+    expect(reports.filter((r) => r.coldStart)).toHaveLength(0);
     const created = reports.reduce((sum, r) => sum + metricOf(r, 'connectionsCreated'), 0);
-    expect(created).toBe(4);
+    expect(created).toBe(0);
+    expect(reports.filter((r) => metricOf(r, 'connectionReused') === 1)).toHaveLength(1_000);
+    // Each environment's pool opened one connection in all, warm-up included: four in all.
+    for (const id of envIds) {
+      const last = reports.filter((r) => r.environmentId === id).at(-1);
+      expect(last && resultOf(last).stats.connectionsCreated, id).toBe(1);
+    }
     expect(
       (await server.clientList()).filter((c) => c.name?.startsWith('reliability:')),
     ).toHaveLength(4);
-    expect(reports.filter((r) => metricOf(r, 'connectionReused') === 1)).toHaveLength(996);
   });
 });
 
@@ -64,18 +71,17 @@ describe('freeze', () => {
   }) => {
     const server = await startServer({ args: ['--timeout', '1'] });
     const sim = await startFunction(server.url);
-    const first = await invoke(sim, { op: 'ping' });
-    expect(resultOf(first).value).toBe('PONG');
+    const [envId = ''] = await warmEnvironments(sim, 1);
     const [before] = await poolClients(server);
     expect(before?.name).toBeDefined();
     const frozen = await sim.waitFor((env) => env.state === 'frozen');
-    expect(frozen.id).toBe(first.environmentId);
+    expect(frozen.id).toBe(envId);
 
     // The server closes the connection once it has been idle over a second.
     await expect.poll(() => poolClients(server), { timeout: 5_000, interval: 100 }).toHaveLength(0);
 
-    const second = await invoke(sim, { op: 'ping' }, first.environmentId);
-    expect(second.environmentId).toBe(first.environmentId);
+    const second = await invoke(sim, { op: 'ping' }, envId);
+    expect(second.environmentId).toBe(envId);
     expect(second.coldStart).toBe(false);
     const result = resultOf(second);
     expect(result.value).toBe('PONG');
@@ -111,9 +117,7 @@ describe('freeze', () => {
     const proxy = await startTcpProxy(server.port);
     proxies.push(proxy);
     const sim = await startFunction(proxy.url, env, { timeoutMs });
-    const first = await invoke(sim, { op: 'ping' });
-    expect(resultOf(first).value).toBe('PONG');
-    const envId = first.environmentId;
+    const [envId = ''] = await warmEnvironments(sim, 1);
     await sim.waitFor((e) => e.id === envId && e.state === 'frozen');
     await sleep(150);
     proxy.blackhole(true);
@@ -197,10 +201,7 @@ describe('hung server', () => {
     const timeoutMs = 10_000;
     const sim = await startFunction(server.url, {}, { timeoutMs, maxEnvironments: 3 });
     // Three at once: three environments, each with a warm connection.
-    const warm = await Promise.all([0, 1, 2].map(() => invoke(sim, { op: 'ping' })));
-    for (const report of warm) expect(resultOf(report).value).toBe('PONG');
-    const envIds = [...new Set(warm.map((r) => r.environmentId))];
-    expect(envIds).toHaveLength(3);
+    const envIds = await warmEnvironments(sim, 3);
 
     server.pause();
     const hung = [
@@ -275,22 +276,21 @@ describe('shutdown', () => {
         watch.seen.filter((c) => c.command === 'quit' && c.source === addr).length;
 
       // SIGTERM (Lambda's shutdown, here sim.recycle) on a frozen environment.
-      const terminated = await invoke(sim, { op: 'ping' });
-      expect(resultOf(terminated).value).toBe('PONG');
-      await sim.waitFor((env) => env.id === terminated.environmentId && env.state === 'frozen');
+      const [terminatedId = ''] = await warmEnvironments(sim, 1);
+      await sim.waitFor((env) => env.id === terminatedId && env.state === 'frozen');
       const [conn] = await clients();
       expect(conn?.addr).toBeDefined();
       const quitsBefore = await quitsSoFar();
-      const pid = sim.pid(terminated.environmentId) ?? 0;
+      const pid = sim.pid(terminatedId) ?? 0;
 
       const started = Date.now();
-      await sim.recycle(terminated.environmentId);
+      await sim.recycle(terminatedId);
       const shutdownMs = Date.now() - started;
       figure('SIGTERM to exit (ms)', `${shutdownMs} (SIGKILL would come after ${graceMs})`);
       // Before the grace period ran out, when the simulator would have sent SIGKILL: the pool
       // let the process exit by itself (the QUIT count below says it was the pool's doing).
       expect(shutdownMs).toBeLessThan(graceMs);
-      expect(sim.environment(terminated.environmentId)?.state).toBe('dead');
+      expect(sim.environment(terminatedId)?.state).toBe('dead');
       expect(isProcessAlive(pid)).toBe(false);
       await expect.poll(clients).toHaveLength(0);
       const poolQuits = (await quitsSoFar()) - quitsBefore;
@@ -299,15 +299,14 @@ describe('shutdown', () => {
       await expect.poll(() => quitsFrom(conn?.addr)).toBe(1);
 
       // Contrast: SIGKILL (a crash, or the end of the grace period) sends nothing.
-      const killed = await invoke(sim, { op: 'ping' });
-      expect(killed.environmentId).not.toBe(terminated.environmentId);
-      expect(resultOf(killed).value).toBe('PONG');
-      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'frozen');
+      const [killedId = ''] = await warmEnvironments(sim, 1);
+      expect(killedId).not.toBe(terminatedId);
+      await sim.waitFor((env) => env.id === killedId && env.state === 'frozen');
       const [killedConn] = await clients();
       expect(killedConn?.addr).toBeDefined();
       const quitsBeforeKill = await quitsSoFar();
-      expect(sim.sendSignal(killed.environmentId, 'SIGKILL')).toBe(true);
-      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'dead');
+      expect(sim.sendSignal(killedId, 'SIGKILL')).toBe(true);
+      await sim.waitFor((env) => env.id === killedId && env.state === 'dead');
       await expect.poll(clients).toHaveLength(0);
       const quitsOnKill = (await quitsSoFar()) - quitsBeforeKill;
       figure('QUITs on SIGKILL', quitsOnKill);
@@ -369,22 +368,30 @@ describe('Lambda Managed Instances', () => {
     figure('leases that found the connection already open', sum('RedisConnectionReused'));
   });
 
-  test('with two worker threads, each loads the module and holds its own pool', async ({
-    redisServer: server,
-  }) => {
+  test('with two worker threads, each loads the module and holds its own pool', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     // The runtime runs the handler once per worker thread: the budget is per worker.
     const sim = await startFunction(
       server.url,
       { AWS_LAMBDA_NODEJS_WORKER_COUNT: '2' },
       { perEnvironmentConcurrency: 4, maxEnvironments: 1 },
     );
+    // Which worker thread takes an event is up to the runtime, and one that a loaded machine
+    // starts late takes none until it polls: batches of eight until both have served (each
+    // pool then holds its connection), for 30 s at most.
     const reports = [];
-    for (let round = 0; round < 4; round++) {
+    const until = Date.now() + 30_000;
+    while ((await poolClients(server)).length < 2 && Date.now() < until) {
       const batch = Array.from({ length: 8 }, () => invoke(sim, { op: 'sleep', ms: 20 }));
       reports.push(...(await Promise.all(batch)));
     }
-    for (const report of reports) resultOf(report);
-    expect(new Set(reports.map((r) => resultOf(r).pid)).size).toBe(1);
+    const served = reports.filter((r) => r.ok);
+    for (const report of reports.filter((r) => !r.ok)) {
+      // A cold first connect may miss the acquire timeout on a loaded machine.
+      expect(TYPED_POOL_ERRORS, JSON.stringify(report.error)).toContain(report.error?.errorType);
+    }
+    expect(new Set(served.map((r) => resultOf(r).pid)).size).toBe(1);
     const clients = await poolClients(server);
     figure('connections of one environment with 2 workers', clients.length);
     // One process, two module instances, two pools: their names carry two environment ids.
