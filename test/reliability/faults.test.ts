@@ -15,7 +15,7 @@ import { METRIC_NAMES } from '../../src/index.js';
 import { test } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { figure, invoke, startFunction, stopFunctions } from './support.js';
+import { figure, invoke, startFunction, stopFunctions, warmEnvironments } from './support.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -208,8 +208,8 @@ async function threadProxyTo(port: number): Promise<ThreadProxy> {
 }
 
 /**
- * The functions' timeout in these scenarios. Far beyond the pool's own bounds (command 300 ms,
- * connect and acquire 250-1000 ms), so "no invocation timed out" still catches a pool that
+ * The functions' timeout in these scenarios. Far beyond the pool's own bounds (command and
+ * connect 1000 ms, acquire 250-1000 ms), so "no invocation timed out" still catches a pool that
  * hangs, while a runtime that a loaded machine starves of CPU for a second does not fail it.
  * (Deadline behaviour itself is lifecycle.test.ts's subject.)
  */
@@ -332,8 +332,12 @@ describe('failover', () => {
     const write = (environmentId?: string) =>
       run(sim, { op: 'rpush', key, value: `v${next++}` }, environmentId);
 
+    // Two environments, each with a working connection, before anything is counted.
+    const warm = await warmEnvironments(sim, 2);
     const before: Outcome[] = [];
-    for (let round = 0; round < 5; round++) before.push(...(await Promise.all([write(), write()])));
+    for (let round = 0; round < 5; round++) {
+      before.push(...(await Promise.all(warm.map((id) => write(id)))));
+    }
     expect(before.filter((o) => !o.ok)).toEqual([]);
     const envs = [...new Set(before.map((o) => o.environmentId))];
     expect(envs).toHaveLength(2);
@@ -492,12 +496,17 @@ describe('maxclients reached', () => {
       expect(o.ok).toBe(false);
       expect(o.errorType).toBe('RedisUnavailableError');
     }
-    // The error names the cause, so whoever reads it looks at maxclients, not the network.
-    // (Soft: the recovery below is checked whatever this finds.)
-    const unnamed = driven
-      .map((o) => (o.errorMessage ?? '').replace(/\d+/g, 'N'))
-      .filter((message) => !/max number of clients reached/.test(message));
-    expect.soft([...new Set(unnamed)], 'errors that do not name the cause').toEqual([]);
+    // The error names the cause, so whoever reads it looks at maxclients, not the network:
+    // in every refused environment. (Not in every error: on a loaded machine an attempt can
+    // also time out before the server's refusal arrives, and later errors repeat the last
+    // attempt's cause. Soft: the recovery below is checked whatever this finds.)
+    const names = (o: Outcome) => /max number of clients reached/.test(o.errorMessage ?? '');
+    const unnamed = refused.filter((id) => !driven.some((o) => o.environmentId === id && names(o)));
+    expect.soft(unnamed, 'refused environments whose errors never name the cause').toEqual([]);
+    figure(
+      'driven errors that name the cause',
+      `${driven.filter(names).length} of ${driven.length}`,
+    );
 
     await admin.config('SET', 'maxclients', '100');
     const freedAt = Date.now();

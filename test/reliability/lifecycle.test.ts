@@ -181,8 +181,8 @@ describe('freeze', () => {
       'deadline-bound invocation during the blackhole (ms)',
       `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout (margin ${marginMs}), ${outcomeOf(lost)}`,
     );
-    // The PING fails at 300 ms and a connect attempt starts, which would give up only at
-    // 3300 ms, past Lambda's deadline (3000). The acquire's deadline (3000 - 1000 ms margin)
+    // The PING fails at 1000 ms and a connect attempt starts, which would give up only at
+    // 4000 ms, past Lambda's deadline (3000). The acquire's deadline (3000 - 1000 ms margin)
     // comes first: it must give up then, with a typed error, not wait for that attempt. Had
     // it waited, Lambda would have timed the invocation out, and the acquire would have
     // outlived the deadline.
@@ -196,7 +196,7 @@ describe('hung server', () => {
   test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', {
     timeout: LONG_TEST_MS,
   }, async ({ redisServer: server }) => {
-    // Far beyond what the pool's own bounds allow a hung call (command 300 ms, acquire
+    // Far beyond what the pool's own bounds allow a hung call (command and acquire
     // 1000 ms), so that these, not Lambda's deadline, are seen to end the invocations.
     const timeoutMs = 10_000;
     const sim = await startFunction(server.url, {}, { timeoutMs, maxEnvironments: 3 });

@@ -40,10 +40,11 @@ export async function startFunction(
     ...options,
     env: {
       REDIS_URL: redisUrl,
-      // A cold runtime's first connect on a loaded machine can take longer than 300 ms; the
-      // acquire timeout (1000) still bounds every wait.
+      // Short, but not shorter than a loaded machine can stall a runtime or a redis-server
+      // (300 ms was: handshakes and commands to healthy servers timed out). The acquire
+      // timeout (1000) still bounds every wait.
       REDIS_CONNECT_TIMEOUT_MS: '1000',
-      REDIS_COMMAND_TIMEOUT_MS: '300',
+      REDIS_COMMAND_TIMEOUT_MS: '1000',
       REDIS_ACQUIRE_TIMEOUT_MS: '1000',
       REDIS_RETRY_BASE_MS: '20',
       REDIS_RETRY_MAX_MS: '500',
