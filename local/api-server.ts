@@ -2,7 +2,7 @@
  * A local API Gateway: HTTP requests on loopback become REST proxy events (payload 1.0) for
  * the functions, which run in the simulator's execution environments, one simulator per
  * function, with the timeouts the deployment gives them. Redis is the caller's, or a
- * redis-server of our own (own-redis.ts).
+ * redis-server of our own (redis-server.ts).
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, type FunctionKey, ROUTES } from '../functions/manifest.js';
 import { toProxyEvent } from './api-event.js';
 import { type HttpResponse, INTERNAL_ERROR, jsonResponse, toHttpResponse } from './api-response.js';
-import { startOwnRedis } from './own-redis.js';
+import { startRedisServer } from './redis-server.js';
 import { LambdaSimulator } from './simulator.js';
 
 export const DEFAULT_PORT = 12_000;
@@ -31,6 +31,8 @@ export interface LocalApiOptions {
   env?: Record<string, string>;
   /** Called with one line per request answered, e.g. for a console. */
   accessLog?: (line: string) => void;
+  /** The functions' init phase limit. Default Lambda's 10 s. */
+  initTimeoutMs?: number;
 }
 
 export interface LocalApi {
@@ -56,12 +58,12 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
   try {
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
-      const own = await startOwnRedis();
+      const own = await startRedisServer();
       closers.push(own.stop);
       redisUrl = own.url;
     }
     const env = { ...(options.env ?? redisVariables(process.env)), REDIS_URL: redisUrl };
-    const simulators = await startSimulators(env, closers);
+    const simulators = await startSimulators(env, options.initTimeoutMs, closers);
     const server = createServer((req, res) => {
       void serve(req, res, simulators, options.accessLog);
     });
@@ -94,6 +96,7 @@ type Simulators = Record<FunctionKey, LambdaSimulator>;
 
 async function startSimulators(
   env: Record<string, string>,
+  initTimeoutMs: number | undefined,
   closers: Closer[],
 ): Promise<Simulators> {
   const keys = Object.keys(FUNCTIONS) as FunctionKey[];
@@ -106,6 +109,7 @@ async function startSimulators(
         functionName: `${LOCAL_FUNCTION_PREFIX}${fn.name}`,
         timeoutMs: fn.timeoutMs,
         memoryMb: fn.memoryMb,
+        initTimeoutMs,
         env,
       });
     }),
