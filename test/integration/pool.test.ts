@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { ENVIRONMENT_ID } from '../../src/pool/environment.js';
 import { freePort, type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+import { settlesBefore } from './ordering.js';
 
 const pools: RedisPool[] = [];
 
@@ -109,15 +110,18 @@ describe('shared leases', () => {
 
   it('commands on a lost connection fail at once instead of queueing', async () => {
     const server = await startRedis();
-    const pool = poolFor(server, { commandTimeoutMs: 5_000 });
+    const commandTimeoutMs = 5_000;
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     await server.kill();
-    const started = Date.now();
-    const error = await lease.redis.get('k').catch((e: Error) => e);
-    const failedAfter = Date.now() - started;
+    const command = lease.redis.get('k').catch((e: Error) => e);
+    // Well before the command timeout: nothing waited for a reconnect or for the timeout.
+    expect(
+      await settlesBefore(command, commandTimeoutMs / 2),
+      'failed before half the command timeout',
+    ).toBe(true);
+    const error = await command;
     expect(String(error)).toMatch(/Connection is closed|Stream isn't writeable|ECONNRESET/);
-    // Far below the command timeout: nothing waited for a reconnect.
-    expect(failedAfter).toBeLessThan(5_000 / 2);
     await lease.release(error);
   });
 });
@@ -180,10 +184,17 @@ describe('the budget', () => {
     const server = await startRedis();
     const pool = poolFor(server, { poolMax: 1, acquireTimeoutMs: 10_000 });
     const held = await pool.acquire({ exclusive: true });
-    const deadline = Date.now() + 150;
-    const error = await pool.acquire({ exclusive: true, deadline }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(AcquireTimeoutError);
-    expect(Date.now()).toBeLessThan(deadline + 100);
+    const budgetMs = 150;
+    const acquire = pool
+      .acquire({ exclusive: true, deadline: Date.now() + budgetMs })
+      .catch((e: unknown) => e);
+    // Its deadline timer is due before this sentinel, however late both fire; one that waited
+    // for the 10 s acquire timeout would lose.
+    expect(
+      await settlesBefore(acquire, 2 * budgetMs),
+      'ended before a sentinel past its deadline',
+    ).toBe(true);
+    expect(await acquire).toBeInstanceOf(AcquireTimeoutError);
     await held.release();
   });
 
@@ -469,13 +480,17 @@ describe('outages', () => {
     expect(first).toBeInstanceOf(RedisUnavailableError);
     const attempts = pool.stats().connectionsFailed;
     // A deadline before the next permitted attempt, whatever the jitter drew.
-    const deadline = Date.now() + Math.floor(first.retryInMs / 2);
-    const started = Date.now();
-    const error = (await pool
-      .acquire({ deadline })
-      .catch((e: unknown) => e)) as RedisUnavailableError;
+    const budgetMs = Math.floor(first.retryInMs / 2);
+    const acquire = pool.acquire({ deadline: Date.now() + budgetMs }).catch((e: unknown) => e);
+    // Long before it would give up on its own (at that deadline or at the acquire timeout,
+    // whichever is first): it did not wait for either, or for the attempt.
+    const givesUpInMs = Math.min(budgetMs, pool.config.acquireTimeoutMs);
+    expect(
+      await settlesBefore(acquire, givesUpInMs / 2),
+      'failed before half the time it could have waited',
+    ).toBe(true);
+    const error = (await acquire) as RedisUnavailableError;
     expect(error).toBeInstanceOf(RedisUnavailableError);
-    expect(Date.now() - started).toBeLessThan(100);
     expect(pool.stats().connectionsFailed).toBe(attempts);
     expect(error.retryInMs).toBeGreaterThan(0);
   });
