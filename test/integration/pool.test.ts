@@ -129,7 +129,10 @@ describe('shared leases', () => {
 describe('the budget', () => {
   it('exclusive leases beyond REDIS_POOL_MAX wait in FIFO order, then time out with a typed error', async () => {
     const server = await startRedis();
-    const pool = poolFor(server, { poolMax: 2, acquireTimeoutMs: 400 });
+    // c and d must be served (two RESET round trips) inside the acquire timeout: seconds, not
+    // the 400 ms this once had, which a load spike could spend before the first release.
+    const acquireTimeoutMs = 2_000;
+    const pool = poolFor(server, { poolMax: 2, acquireTimeoutMs });
     const a = await pool.acquire({ exclusive: true });
     const b = await pool.acquire({ exclusive: true });
     expect(a.redis).not.toBe(b.redis);
@@ -147,7 +150,13 @@ describe('the budget', () => {
     await b.release();
     const [lc, ld] = await Promise.all([c, d]);
     expect(order).toEqual(['c', 'd']);
-    const timedOut = await e.catch((err: unknown) => err);
+    const eOutcome = e.catch((err: unknown) => err);
+    // Ended by the acquire timeout (armed before this sentinel, and half as long).
+    expect(
+      await settlesBefore(eOutcome, 2 * acquireTimeoutMs),
+      'ended by the acquire timeout, before a sentinel at twice it',
+    ).toBe(true);
+    const timedOut = await eOutcome;
     expect(timedOut).toBeInstanceOf(AcquireTimeoutError);
     expect((timedOut as AcquireTimeoutError).code).toBe('ERR_REDIS_POOL_ACQUIRE_TIMEOUT');
     expect(pool.stats()).toMatchObject({ waiting: 0, connectionsCreated: 2 });
@@ -158,7 +167,8 @@ describe('the budget', () => {
 
   it('never opens more than REDIS_POOL_MAX connections under a burst of mixed leases', async () => {
     const server = await startRedis();
-    const pool = poolFor(server, { poolMax: 3, acquireTimeoutMs: 5_000 });
+    // Room for the queue to drain on a loaded machine: nobody is meant to time out here.
+    const pool = poolFor(server, { poolMax: 3, acquireTimeoutMs: 20_000 });
     let peak = 0;
     const sample = setInterval(() => {
       server.clientList().then((clients) => {
