@@ -26,6 +26,7 @@ import {
 import { cleanupRedisPool, type MiddyRedisContext, redisPool } from '../../src/middy.js';
 import { captureStdout, type EmfDocument, lambdaContext, metric } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+import { gate, settlesBefore } from './ordering.js';
 
 afterEach(closeRedisPools);
 afterAll(stopAll);
@@ -39,6 +40,14 @@ function poolOptions(server: RedisServer, extra: RedisPoolOptions = {}): RedisPo
 
 const sum = (docs: EmfDocument[], name: string) =>
   docs.reduce((total, d) => total + metric(d, name), 0);
+
+/**
+ * Lambda budget and early timeout for the early-timeout tests: seconds, so that acquiring (the
+ * pool's deadline is 250 ms before Lambda's) fits on a loaded machine; the handlers wait on a
+ * gate, so they are still running when the early timeout comes, whenever that is.
+ */
+const BUDGET_MS = 3_000;
+const EARLY_MS = 2_000;
 
 describe('withRedisPool', () => {
   it('1,000 sequential invocations create one connection; every one after the first reuses it', async () => {
@@ -244,46 +253,72 @@ describe('withRedisPool', () => {
   it('answers a handler still running at the early timeout with DeadlineError and flushes once', async () => {
     const server = await startRedis();
     const options = poolOptions(server);
+    const running = gate();
     const handler = withRedisPool(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
-        await new Promise((r) => setTimeout(r, 1_000));
+        await running.wait;
       },
-      { pool: options, timeoutEarlyMs: 50 },
+      { pool: options, timeoutEarlyMs: EARLY_MS },
     );
-    const started = Date.now();
-    const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300)).catch((e: unknown) => e),
-    );
-    expect((result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
-    expect(Date.now() - started).toBeLessThan(300);
-    expect(emf).toHaveLength(1);
-    expect(getRedisPool(options).stats().active).toBe(0);
+    await handler.pool.warm(); // the invocation below measures the early timeout, not a connect
+    try {
+      const { result, emf } = await captureStdout(async () => {
+        const context = lambdaContext(BUDGET_MS);
+        const outcome = handler({}, context).catch((e: unknown) => e);
+        // Answered before Lambda's deadline: the early timeout is due before this sentinel;
+        // without it the handler would run on until the gate opens.
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+      expect((result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      expect(emf).toHaveLength(1);
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
   });
 
   it('after an early timeout, an exclusive connection the handler may still use is destroyed', async () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
+    const running = gate();
     const slow = async (_e: unknown, context: RedisContext) => {
       await context.redis.ping();
-      await new Promise((r) => setTimeout(r, 400));
+      await running.wait;
     };
-    const early = withRedisPool(slow, { pool: options, exclusive: true, timeoutEarlyMs: 100 });
-    const viaMiddy = middy(slow, { timeoutEarlyInMillis: 100 }).use(
+    const early = withRedisPool(slow, {
+      pool: options,
+      exclusive: true,
+      timeoutEarlyMs: EARLY_MS,
+    });
+    const viaMiddy = middy(slow, { timeoutEarlyInMillis: EARLY_MS }).use(
       redisPool({ pool: options, exclusive: true }),
     );
-    const first = await captureStdout(() => early({}, lambdaContext(300)).catch((e: unknown) => e));
-    expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
-    expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
-    const second = await captureStdout(() =>
-      viaMiddy({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
-    );
-    expect((second.result as Error).name).toBe('TimeoutError');
-    // Not handed on to the next invocation: each early-timed-out lease took its connection along.
-    expect(getRedisPool(options).stats()).toMatchObject({
-      connectionsLost: 2,
-      connectionsCreated: 2,
-    });
+    /** Runs one invocation, which must be answered (early) before Lambda's deadline. */
+    const answered = (invoke: () => Promise<unknown>) =>
+      captureStdout(async () => {
+        const outcome = invoke().catch((e: unknown) => e);
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+    try {
+      const first = await answered(() => early({}, lambdaContext(BUDGET_MS)));
+      expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
+      const second = await answered(() =>
+        viaMiddy({}, lambdaContext(BUDGET_MS) as MiddyRedisContext),
+      );
+      expect((second.result as Error).name).toBe('TimeoutError');
+      // Not handed on to the next invocation: each early-timed-out lease took its connection
+      // along.
+      expect(getRedisPool(options).stats()).toMatchObject({
+        connectionsLost: 2,
+        connectionsCreated: 2,
+      });
+    } finally {
+      running.open();
+    }
   });
 });
 
@@ -447,19 +482,30 @@ describe('redisPool() middy middleware', () => {
   it("middy's early timeout still releases and flushes once", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
+    const running = gate();
+    const middleware = redisPool({ pool: options });
     const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
-        await new Promise((r) => setTimeout(r, 1_000));
+        await running.wait;
       },
-      { timeoutEarlyInMillis: 50 },
-    ).use(redisPool({ pool: options }));
-    const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
-    );
-    expect((result as Error).name).toBe('TimeoutError');
-    expect(emf).toHaveLength(1);
-    expect(getRedisPool(options).stats().active).toBe(0);
+      { timeoutEarlyInMillis: EARLY_MS },
+    ).use(middleware);
+    await middleware.pool.warm(); // the invocation below is about the early timeout, not a connect
+    try {
+      const { result, emf } = await captureStdout(async () => {
+        const outcome = handler({}, lambdaContext(BUDGET_MS) as MiddyRedisContext).catch(
+          (e: unknown) => e,
+        );
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(emf).toHaveLength(1);
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
   });
 
   it("with the user's own Powertools Metrics, the pool's metrics land in the user's single document", async () => {
