@@ -147,19 +147,25 @@ describe('withRedisPool', () => {
 
   it('a connection-level error destroys the connection; the next invocation gets a new one', async () => {
     const server = await startRedis();
-    const options = poolOptions(server, { commandTimeoutMs: 100 });
+    // A second (the default), not 100 ms: the handshake and the next invocation's PING must
+    // answer within it too. The server is paused for as long as the timeout takes, rather than
+    // put to sleep for a fixed time that must outlast it, and resumed before the next connect.
+    const options = poolOptions(server, { commandTimeoutMs: 1_000 });
     const handler = withRedisPool(
-      async (event: { sleep: boolean }, context: RedisContext) =>
-        event.sleep ? context.redis.call('DEBUG', 'SLEEP', '0.3') : context.redis.ping(),
+      async (event: { pause: boolean }, context: RedisContext) => {
+        if (event.pause) server.pause();
+        return context.redis.ping();
+      },
       { pool: options },
     );
     const error = await captureStdout(() =>
-      handler({ sleep: true }, lambdaContext()).catch((e: unknown) => e),
+      handler({ pause: true }, lambdaContext()).catch((e: unknown) => e),
     );
+    server.resume();
     // No reply within the command timeout: ioredis closes the connection under the command.
     expect(String(error.result)).toMatch(/Connection is closed/);
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
-    const next = await captureStdout(() => handler({ sleep: false }, lambdaContext()));
+    const next = await captureStdout(() => handler({ pause: false }, lambdaContext()));
     expect(next.result).toBe('PONG');
     expect(metric(next.emf[0] as EmfDocument, METRIC_NAMES.connectionReused)).toBe(0);
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
