@@ -20,8 +20,19 @@ import { settlesBefore } from './ordering.js';
 
 const pools: RedisPool[] = [];
 
+/**
+ * The command timeout of pools whose test is not about it. The library's 1 s default suits a
+ * round trip inside a VPC, but a loaded 2-core test machine can leave a reply unread that long,
+ * and the connection would be declared dead under a test that never meant to lose it. Tests of
+ * the timeout set their own.
+ */
+const COMMAND_TIMEOUT_MS = 10_000;
+
 function poolFor(server: Pick<RedisServer, 'url'>, options: RedisPoolOptions = {}): RedisPool {
-  const pool = new RedisPool({ url: server.url, clientName: 'pool-test', ...options }, {});
+  const pool = new RedisPool(
+    { url: server.url, clientName: 'pool-test', commandTimeoutMs: COMMAND_TIMEOUT_MS, ...options },
+    {},
+  );
   pools.push(pool);
   return pool;
 }
