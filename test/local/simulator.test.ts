@@ -443,7 +443,8 @@ describe('stop', () => {
   describe.each(['exit', 'hang'] as const)('when the parent process %ss', (mode) => {
     // 'exit': the parent exits without stop(); its 'exit' hook kills the environments.
     // 'hang': the parent is SIGKILLed; the kernel's parent-death signal (setpriv) kills them.
-    test('no environment outlives it', async () => {
+    // Bundling, a parent process and its two runtimes: slow on a loaded machine.
+    test('no environment outlives it', { timeout: 90_000 }, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'orphan-parent-'));
       try {
         const script = await bundleParent(dir);

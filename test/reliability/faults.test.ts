@@ -423,6 +423,11 @@ describe('maxclients reached', () => {
         REDIS_ACQUIRE_TIMEOUT_MS: '250',
         REDIS_RETRY_BASE_MS: '100',
         REDIS_RETRY_MAX_MS: String(retryMaxMs),
+        // What keeps an admitted environment's connection is not this scenario's subject: no
+        // idle-check PING, and a command timeout no stall of a loaded machine reaches (at
+        // load average 30 a PING took over the default 1 s, and the slot went to another).
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
+        REDIS_IDLE_CHECK_MS: '600000',
       },
       { maxEnvironments: 4, timeoutMs: LAMBDA_TIMEOUT_MS },
     );
@@ -431,6 +436,24 @@ describe('maxclients reached', () => {
     const outcomes = await Promise.all([0, 1, 2, 3].map(() => run(sim, { op: 'ping' })));
     const envs = [...new Set(outcomes.map((o) => o.environmentId))];
     expect(envs).toHaveLength(4);
+    // Settle before counting: on a loaded machine a first connect can still be opening when
+    // its 250 ms acquire gives up. Such an environment is invoked again until it is in (ok)
+    // or refused (the server's own error).
+    const settled = (id: string) => {
+      const last = outcomes.filter((o) => o.environmentId === id).at(-1);
+      return (
+        last !== undefined && (last.ok || /max number of clients/.test(last.errorMessage ?? ''))
+      );
+    };
+    await Promise.all(
+      envs.map(async (id) => {
+        for (let attempt = 0; attempt < 50 && !settled(id); attempt++) {
+          await sleep(50);
+          outcomes.push(await run(sim, { op: 'ping' }, id));
+        }
+        expect(settled(id), `${id} neither in nor refused`).toBe(true);
+      }),
+    );
 
     // Each environment invoked again 10 ms after each answer: for 2 s, and until every refused
     // one has had `turnedAwayWanted` invocations that the backoff turned away (failed without
@@ -440,6 +463,7 @@ describe('maxclients reached', () => {
     const until = drivenFrom + 2_000;
     const giveUpAt = drivenFrom + 30_000;
     const admittedAtOnce = new Set(outcomes.filter((o) => o.ok).map((o) => o.environmentId));
+    expect(admittedAtOnce.size).toBe(2);
     const turnedAway = (id: string) =>
       outcomes.filter(
         (o) => o.environmentId === id && o.start >= drivenFrom && !o.ok && o.failedAttempts === 0,
@@ -494,7 +518,9 @@ describe('maxclients reached', () => {
     expect(perEnvSecond).toBeLessThan(5);
     for (const o of driven) {
       expect(o.ok).toBe(false);
-      expect(o.errorType).toBe('RedisUnavailableError');
+      // Typed; mostly RedisUnavailableError, an AcquireTimeoutError when an attempt was still
+      // waiting for the server's answer as the 250 ms acquire ran out.
+      expect(o.errorType).toMatch(TYPED_ERRORS);
     }
     // The error names the cause, so whoever reads it looks at maxclients, not the network:
     // in every refused environment. (Not in every error: on a loaded machine an attempt can

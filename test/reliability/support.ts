@@ -33,7 +33,9 @@ export async function startFunction(
   const sim = await LambdaSimulator.start({
     entry: HANDLER,
     functionName: 'reliability',
-    timeoutMs: 2_000,
+    // Far beyond the pool's own bounds: a loaded machine can stall a cold runtime for seconds.
+    // The scenarios about Lambda's deadline set their own.
+    timeoutMs: 10_000,
     // Lambda's 10 s: a loaded machine that starts several runtimes at once can take longer,
     // and no scenario here is about the init phase's limit.
     initTimeoutMs: INIT_TIMEOUT_MS,
