@@ -77,7 +77,7 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
     events.error(error);
   });
   try {
-    await connectWithin(client, config.connectTimeoutMs, { name, db: config.endpoint.db });
+    await connectWithin(client, config, name);
   } catch (error) {
     // With no socket error, the server hung up mid-handshake: say so rather than "closed".
     throw firstError ?? handshakeClosed(error);
@@ -139,6 +139,12 @@ class IoredisConnection implements Connection {
   }
 }
 
+/** A reply that says the user may not run the command, or that the server has no such command. */
+function isRefusedCommand(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  return error.message.startsWith('NOPERM') || error.message.startsWith('ERR unknown command');
+}
+
 function handshakeClosed(error: unknown): unknown {
   return error instanceof Error && error.message.startsWith('Connection is closed')
     ? new Error('The server closed the connection during the handshake', { cause: error })
@@ -154,6 +160,10 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     tls: endpoint.tls ? tlsOptions(config) : undefined,
     // CLIENT SETINFO would add two more commands to every handshake; see connectWithin.
     disableClientInfo: true,
+    // The ready check is an INFO command, which a least-privilege user may not run (ioredis
+    // then prints a warning on every connect) and a hardened server may have renamed away (the
+    // connect then fails). connectWithin's PING finds a server still loading its dataset.
+    enableReadyCheck: false,
     connectTimeout: config.connectTimeoutMs,
     // A connection with commands pending that receives nothing for this long is dead: ioredis
     // destroys it and fails its commands ("Connection is closed."). One timer per burst of
@@ -194,8 +204,9 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
 }
 
 /**
- * Connects and names the connection (and selects its db), or rejects and tears the client
- * down when `timeoutMs` passes first.
+ * Connects, names the connection (best effort), selects its db and checks that the server is
+ * not loading its dataset, or rejects and tears the client down when the connect timeout
+ * passes first.
  *
  * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
  * handshake command before reading a reply, and a server that refuses the client (maxclients)
@@ -204,17 +215,14 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
  */
 async function connectWithin(
   client: RedisClient,
-  timeoutMs: number,
-  setup: { name: string; db: number },
+  config: RedisPoolConfig,
+  name: string,
 ): Promise<void> {
+  const timeoutMs = config.connectTimeoutMs;
+  const standalone = client instanceof Redis ? client : undefined;
   const connect = async () => {
     await client.connect();
-    if (client instanceof Redis) {
-      await Promise.all([
-        client.client('SETNAME', setup.name),
-        setup.db !== 0 ? client.select(setup.db) : undefined,
-      ]);
-    }
+    if (standalone) await setUp(standalone, name, config.endpoint.db);
   };
   try {
     await withTimeout(
@@ -226,6 +234,25 @@ async function connectWithin(
     client.disconnect();
     throw error;
   }
+}
+
+/**
+ * What follows HELLO, written together and answered in one round trip:
+ * - CLIENT SETNAME, best effort: the application may not be allowed CLIENT (or the server may
+ *   have renamed it away), and it does not need a name to work;
+ * - SELECT, when the db is not 0: a failure there (out of range, NOPERM) is the connect's;
+ * - PING, which a server still loading its dataset answers with LOADING (HELLO, CLIENT and
+ *   SELECT are allowed while loading): what ioredis's INFO ready check found out. A user who may
+ *   not PING (or a server without it) skips the check.
+ */
+async function setUp(redis: Redis, name: string, db: number): Promise<void> {
+  const [, selected, pinged] = await Promise.allSettled([
+    redis.client('SETNAME', name),
+    db !== 0 ? redis.select(db) : undefined,
+    redis.ping(),
+  ]);
+  if (selected.status === 'rejected') throw selected.reason;
+  if (pinged.status === 'rejected' && !isRefusedCommand(pinged.reason)) throw pinged.reason;
 }
 
 const caCache = new Map<string, string[]>();
