@@ -12,6 +12,8 @@
  *   the server or network dropped it) is PINGed before it is handed out.
  * - Connect failures back off under one pool-wide, jittered, capped schedule; an acquire whose
  *   deadline comes before the next permitted attempt fails at once with RedisUnavailableError.
+ *   A failure that waiting cannot heal (credentials, permissions, certificates, configuration)
+ *   is tried once per acquire at most, and only when the schedule permits: never waited for.
  *
  * This module is the policy only. Connections come from a ConnectionFactory (ioredis by
  * default, see connection.ts), and every bounded wait is a Waiter (waiter.ts).
@@ -30,7 +32,11 @@ import {
   connectIoredis,
   type RedisClient,
 } from './connection.js';
-import { isConnectionError } from './connection-error.js';
+import {
+  type ConnectFailure,
+  classifyConnectFailure,
+  isConnectionError,
+} from './connection-error.js';
 import { connectionName } from './environment.js';
 import { PooledConnection } from './pooled-connection.js';
 import { sleep } from './timeout.js';
@@ -147,6 +153,8 @@ export class RedisPool {
   #failures = 0;
   #retryAt = 0;
   #lastError: Error | undefined;
+  /** The last failed attempt and what it means; cleared by a success. */
+  #lastFailure: (ConnectFailure & { readonly error: Error }) | undefined;
   #lostUnreplaced = 0;
 
   #created = 0;
@@ -300,7 +308,8 @@ export class RedisPool {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
         // A deadline that has passed ends it, whatever the error says: the deadline timer
         // also reports RedisUnavailableError while attempts are failing.
-        const retry = error instanceof RedisUnavailableError && !this.#closed;
+        // A permanent failure is not: one attempt per acquire.
+        const retry = error instanceof RedisUnavailableError && !error.permanent && !this.#closed;
         const { deadline } = request;
         if (retry && Date.now() < deadline && this.#retryAt < deadline) continue;
         throw error;
@@ -399,7 +408,11 @@ export class RedisPool {
    */
   async #open(deadline: number): Promise<PooledConnection> {
     const waitMs = this.#retryAt - Date.now();
-    if (waitMs > 0 && this.#retryAt >= deadline) throw this.#unavailable(waitMs);
+    // Waiting for an attempt that will most likely fail the same way (a wrong password) would
+    // only spend the invocation's time: after a permanent failure, only an acquire that comes
+    // once the attempt is due tries.
+    const waitable = this.#retryAt < deadline && !this.#lastFailure?.permanent;
+    if (waitMs > 0 && !waitable) throw this.#unavailable(waitMs);
     this.#opening++;
     try {
       if (waitMs > 0) await sleep(waitMs);
@@ -430,6 +443,7 @@ export class RedisPool {
     conn = new PooledConnection(connection, Date.now());
     this.#failures = 0;
     this.#retryAt = 0;
+    this.#lastFailure = undefined;
     this.#created++;
     if (this.#lostUnreplaced > 0) {
       this.#lostUnreplaced--;
@@ -446,6 +460,7 @@ export class RedisPool {
   #recordFailure(error: unknown): void {
     this.#failed++;
     this.#lastError = error instanceof Error ? error : new Error(String(error));
+    this.#lastFailure = { ...classifyConnectFailure(error), error: this.#lastError };
     this.#retryAt =
       Date.now() +
       backoffDelay(this.#failures, {
@@ -657,14 +672,25 @@ export class RedisPool {
     return conn.quit(this.config.commandTimeoutMs);
   }
 
+  /**
+   * The error for an acquire that cannot have a connection because attempts are failing: why
+   * (the last failure), whether waiting can help, and when the next attempt is.
+   */
   #unavailable(retryInMs: number): RedisUnavailableError {
     const wait = Math.max(0, Math.round(retryInMs));
-    const reason = this.#lastError ? ` (${reasonOf(this.#lastError)})` : '';
-    return new RedisUnavailableError(
-      `Redis is unavailable${reason}; next attempt in ${wait} ms`,
-      wait,
-      { cause: this.#lastError, endpoint: this.config.endpoint.redactedUrl },
-    );
+    const failure =
+      this.#lastFailure ?? (this.#lastError ? classifyConnectFailure(this.#lastError) : undefined);
+    const message = !failure
+      ? `Redis is unavailable; next attempt in ${wait} ms`
+      : failure.permanent
+        ? `Cannot connect to Redis (${failure.what}): ${failure.check}. Next attempt in ${wait} ms`
+        : `Redis is unavailable (${failure.what}); next attempt in ${wait} ms`;
+    return new RedisUnavailableError(message, wait, {
+      cause: this.#lastFailure?.error ?? this.#lastError,
+      endpoint: this.config.endpoint.redactedUrl,
+      permanent: failure?.permanent ?? false,
+      reason: failure?.reason ?? 'unreachable',
+    });
   }
 
   /**
@@ -677,14 +703,4 @@ export class RedisPool {
     const waited = Date.now() - request.start;
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
-}
-
-/**
- * Why the last attempt failed, fit for a client's eyes: a socket or TLS error by its code
- * alone (its message names addresses and certificate names), a server's reply by its text
- * (WRONGPASS, max clients, LOADING: no secrets, no addresses), our own messages as they are.
- */
-function reasonOf(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' ? code : error.message;
 }

@@ -56,9 +56,10 @@ export interface ConnectionEvents {
 }
 
 /**
- * Opens one connection named `name` (CLIENT SETNAME) on the configured db, within
- * `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a certificate
- * problem, a timeout, the server hanging up mid-handshake).
+ * Opens one connection on the configured db, named `name` (CLIENT SETNAME) if the server lets
+ * it, within `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a
+ * certificate problem, WRONGPASS, LOADING, a timeout, the server hanging up mid-handshake),
+ * which classifyConnectFailure reads.
  */
 export type ConnectionFactory = (
   name: string,
@@ -68,6 +69,8 @@ export type ConnectionFactory = (
 
 /** The real connection factory: an ioredis client, connected and named. */
 export const connectIoredis: ConnectionFactory = async (name, config, events) => {
+  // Node would try port 0 and report ECONNREFUSED, as if a server were down.
+  if (config.endpoint.port === 0) throw badPort();
   const client = createClient(config, name);
   // Without a listener ioredis prints every socket error to the console. The first one is why
   // the connect failed: connect() itself only says "Connection is closed.".
@@ -143,6 +146,12 @@ class IoredisConnection implements Connection {
 function isRefusedCommand(error: unknown): boolean {
   if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
   return error.message.startsWith('NOPERM') || error.message.startsWith('ERR unknown command');
+}
+
+function badPort(): Error {
+  return Object.assign(new RangeError('Port 0 is not a port a server listens on'), {
+    code: 'ERR_SOCKET_BAD_PORT',
+  });
 }
 
 function handshakeClosed(error: unknown): unknown {

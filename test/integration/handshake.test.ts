@@ -5,10 +5,12 @@
  * dataset), and the connect timeout as the one bound of the whole handshake on a slow link.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RedisPool, type RedisPoolOptions } from '../../src/index.js';
+import { RedisPool, type RedisPoolOptions, RedisUnavailableError } from '../../src/index.js';
 import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
 
 const pools: RedisPool[] = [];
@@ -40,6 +42,22 @@ afterAll(async () => {
   await stopAll();
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
+
+async function rejection(promise: Promise<unknown>): Promise<RedisUnavailableError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RedisUnavailableError);
+  return error as RedisUnavailableError;
+}
+
+/** The message a client would see names neither the endpoint nor a secret. */
+function expectNoEndpointOrSecret(error: Error, port: number, secret?: string): void {
+  expect(error.message).not.toContain('127.0.0.1');
+  expect(error.message).not.toContain(String(port));
+  if (secret) expect(error.message).not.toContain(secret);
+}
 
 describe('least privilege: the handshake needs nothing beyond HELLO/AUTH', () => {
   it.each([
@@ -85,6 +103,135 @@ describe('least privilege: the handshake needs nothing beyond HELLO/AUTH', () =>
   });
 });
 
+describe('failures retrying cannot heal fail fast, saying what to check', () => {
+  /** Settings under which a transient failure would be retried many times in one acquire. */
+  const eagerRetries = { retryBaseMs: 5, retryMaxMs: 20, acquireTimeoutMs: 1_500 };
+
+  it('a wrong password: one attempt, a permanent error naming the credentials; healed once the password is right', async () => {
+    const server = await startRedis();
+    await server.cli('ACL', 'SETUSER', 'app', 'on', '>right-secret', '~*', '+@all');
+    const pool = poolFor(`redis://app:wrong-secret@127.0.0.1:${server.port}`, eagerRetries);
+    const error = await rejection(pool.acquire());
+    expect(error.permanent).toBe(true);
+    expect(error.reason).toBe('credentials');
+    expect(error.message).toMatch(/WRONGPASS/);
+    expect(error.message).toMatch(/REDIS_URL/);
+    expect(error.statusCode).toBe(500);
+    expect(error.expose).toBe(false);
+    expectNoEndpointOrSecret(error, server.port, 'wrong-secret');
+    expect(pool.stats().connectionsFailed).toBe(1);
+
+    // Credentials rotated (back) to what the function has: the next attempt the backoff
+    // permits connects.
+    await server.cli('ACL', 'SETUSER', 'app', 'resetpass', '>wrong-secret');
+    await new Promise((resolve) => setTimeout(resolve, error.retryInMs + 5));
+    const lease = await pool.acquire({ deadline: Date.now() + 5_000 });
+    expect(await lease.redis.ping()).toBe('PONG');
+    await lease.release();
+  });
+
+  it('a user without the permission to SELECT the configured db: permanent, names NOPERM', async () => {
+    const server = await startRedis();
+    await server.cli('ACL', 'SETUSER', 'app', 'on', '>app-secret', '~*', '+get', '+ping');
+    const pool = poolFor(`redis://app:app-secret@127.0.0.1:${server.port}/2`, eagerRetries);
+    const error = await rejection(pool.acquire());
+    expect(error).toMatchObject({ permanent: true, reason: 'permission' });
+    expect(error.message).toMatch(/NOPERM/);
+    expect(error.message).toMatch(/select/i);
+    expectNoEndpointOrSecret(error, server.port, 'app-secret');
+    expect(pool.stats().connectionsFailed).toBe(1);
+  });
+
+  it('a db beyond the server’s databases: permanent, names the db setting to check', async () => {
+    const server = await startRedis({ args: ['--databases', '4'] });
+    const pool = poolFor(`redis://127.0.0.1:${server.port}/9`, eagerRetries);
+    const error = await rejection(pool.acquire());
+    expect(error).toMatchObject({ permanent: true, reason: 'configuration' });
+    expect(error.message).toMatch(/DB index is out of range/);
+    expectNoEndpointOrSecret(error, server.port);
+    expect(pool.stats().connectionsFailed).toBe(1);
+  });
+
+  it('port 0: permanent, without trying', async () => {
+    const pool = poolFor('redis://127.0.0.1:0', eagerRetries);
+    const error = await rejection(pool.acquire());
+    expect(error).toMatchObject({ permanent: true, reason: 'configuration' });
+    expect(error.message).toMatch(/port/);
+    expect(pool.stats().connectionsFailed).toBe(1);
+  });
+
+  describe('certificates', () => {
+    let tls: TlsFiles;
+    beforeEach(async () => {
+      tls ??= await makeCertificates();
+    });
+
+    it.each([
+      ['self-signed', 'selfSigned', false, /SELF_SIGNED/],
+      ['for another host name', 'wrongHost', true, /ALTNAME|HOSTNAME/],
+      ['expired', 'expired', true, /EXPIRED/],
+    ] as const)(
+      'a server certificate %s: permanent, names the certificate problem',
+      async (_, cert, trustCa, code) => {
+        const tlsPort = await freePort();
+        const files = tls[cert];
+        const server = await startRedis({
+          args: [
+            ...['--tls-port', String(tlsPort), '--tls-auth-clients', 'no'],
+            ...['--tls-cert-file', files.cert, '--tls-key-file', files.key],
+            ...['--tls-ca-cert-file', tls.ca],
+          ],
+        });
+        const pool = poolFor(`rediss://127.0.0.1:${tlsPort}`, {
+          ...eagerRetries,
+          ...(trustCa ? { tlsCaFile: tls.ca } : {}),
+        });
+        const error = await rejection(pool.acquire());
+        expect(error).toMatchObject({ permanent: true, reason: 'tls' });
+        expect(error.message).toMatch(code);
+        expect(error.message).toMatch(/certificate/);
+        expectNoEndpointOrSecret(error, tlsPort);
+        expect(pool.stats().connectionsFailed).toBe(1);
+        await server.stop();
+      },
+    );
+  });
+});
+
+describe('a server loading its dataset', () => {
+  it('is reported as loading, within the deadline, retried under the backoff until it is done', async () => {
+    // key-load-delay (µs per key) makes the load slow; processing events every KiB keeps the
+    // server answering (with LOADING) meanwhile, as a big dataset does between its chunks.
+    const server = await startRedis({
+      args: ['--key-load-delay', '50', '--loading-process-events-interval-bytes', '1024'],
+    });
+    await server.cli('DEBUG', 'POPULATE', '20000');
+    await server.cli('SAVE');
+    await server.restart();
+    const loading = async () => /^loading:1/m.test(await server.cli('INFO', 'persistence'));
+    expect(await loading()).toBe(true);
+
+    const pool = poolFor(`redis://127.0.0.1:${server.port}`, {
+      connectTimeoutMs: 1_000,
+      retryBaseMs: 50,
+      retryMaxMs: 200,
+    });
+    const deadline = Date.now() + 1_500;
+    const error = await rejection(pool.acquire({ deadline }));
+    expect(Date.now()).toBeLessThan(deadline + 500);
+    expect(error).toMatchObject({ permanent: false, reason: 'loading' });
+    expect(error.message).toMatch(/loading its dataset/);
+    expect(error.statusCode).toBe(503);
+    // The test saw what it meant to: the load was still going on.
+    expect(await loading()).toBe(true);
+
+    await expect.poll(loading, { timeout: 60_000, interval: 200 }).toBe(false);
+    const lease = await pool.acquire({ deadline: Date.now() + 5_000 });
+    expect(await lease.redis.dbsize()).toBe(20_000);
+    await lease.release();
+  }, 90_000);
+});
+
 // ---- a server without INFO ---------------------------------------------------------------
 
 const bareServers = new Set<ChildProcess>();
@@ -125,4 +272,149 @@ async function startBareRedis(args: string[]): Promise<{ readonly port: number }
     if (tries > 100) throw new Error(`redis-server on ${port} did not start`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+// ---- certificates ---------------------------------------------------------------------------
+
+interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+interface TlsFiles {
+  /** The CA that signed wrongHost and expired. */
+  readonly ca: string;
+  readonly selfSigned: KeyPair;
+  readonly wrongHost: KeyPair;
+  readonly expired: KeyPair;
+}
+
+const openssl = (cwd: string, ...args: string[]) =>
+  promisify(execFile)('openssl', args, { cwd, timeout: 15_000 });
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** Server certificates with one thing wrong each; all of them for 127.0.0.1 except wrongHost. */
+async function makeCertificates(): Promise<TlsFiles> {
+  const dir = await mkdtemp(join(tmpdir(), 'handshake-tls-'));
+  dirs.push(dir);
+  const ext = (san: string) => `basicConstraints=CA:FALSE\nsubjectAltName=${san}\n`;
+  await writeFile(join(dir, 'ok.ext'), ext('IP:127.0.0.1,DNS:localhost'));
+  await writeFile(join(dir, 'other.ext'), ext('DNS:redis.example.internal'));
+  await writeFile(
+    join(dir, 'ca.cnf'),
+    [
+      '[ca]',
+      'default_ca = local',
+      '[local]',
+      'dir = .',
+      'database = index.txt',
+      'serial = serial',
+      'new_certs_dir = .',
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      '[any]',
+      'commonName = supplied',
+      '[ok]',
+      'basicConstraints = CA:FALSE',
+      'subjectAltName = IP:127.0.0.1,DNS:localhost',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(join(dir, 'index.txt'), '');
+  await writeFile(join(dir, 'serial'), '01\n');
+  const subject = (cn: string) => ['-subj', `/CN=${cn}`];
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    ...subject('handshake test CA'),
+  );
+  // Self-signed: the server's own certificate, signed by nobody a client trusts.
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    'self.key',
+    '-out',
+    'self.crt',
+    '-days',
+    '2',
+    ...subject('localhost'),
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  );
+  for (const name of ['other', 'expired']) {
+    await openssl(
+      dir,
+      'req',
+      ...EC,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      ...subject(name),
+    );
+  }
+  await openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    'other.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'other.ext',
+    '-out',
+    'other.crt',
+  );
+  // Valid for one day, in 2020: `openssl ca` takes explicit dates where `x509 -days` cannot.
+  await openssl(
+    dir,
+    'ca',
+    '-batch',
+    '-config',
+    'ca.cnf',
+    '-cert',
+    'ca.crt',
+    '-keyfile',
+    'ca.key',
+    '-in',
+    'expired.csr',
+    '-out',
+    'expired.crt',
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20200102000000Z',
+    '-extensions',
+    'ok',
+    '-notext',
+  );
+  const pair = (name: string) => ({
+    cert: join(dir, `${name}.crt`),
+    key: join(dir, `${name}.key`),
+  });
+  return {
+    ca: join(dir, 'ca.crt'),
+    selfSigned: pair('self'),
+    wrongHost: pair('other'),
+    expired: pair('expired'),
+  };
 }
