@@ -215,7 +215,9 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
 /**
  * Connects, names the connection (best effort), selects its db and checks that the server is
  * not loading its dataset, or rejects and tears the client down when the connect timeout
- * passes first.
+ * passes first. The connect timeout is the one bound of the whole handshake: ioredis's socket
+ * timeout (the command timeout) is armed only once it is done, so on a slow link a longer
+ * REDIS_CONNECT_TIMEOUT_MS is enough to connect.
  *
  * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
  * handshake command before reading a reply, and a server that refuses the client (maxclients)
@@ -229,6 +231,8 @@ async function connectWithin(
 ): Promise<void> {
   const timeoutMs = config.connectTimeoutMs;
   const standalone = client instanceof Redis ? client : undefined;
+  const socketTimeout = standalone?.options.socketTimeout;
+  if (standalone) standalone.options.socketTimeout = undefined;
   const connect = async () => {
     await client.connect();
     if (standalone) await setUp(standalone, name, config.endpoint.db);
@@ -243,6 +247,7 @@ async function connectWithin(
     client.disconnect();
     throw error;
   }
+  if (standalone) standalone.options.socketTimeout = socketTimeout;
 }
 
 /**
