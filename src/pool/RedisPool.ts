@@ -39,7 +39,7 @@ import {
 } from './connection-error.js';
 import { connectionName } from './environment.js';
 import { PooledConnection } from './pooled-connection.js';
-import { sleep } from './timeout.js';
+import { sleep, withTimeout } from './timeout.js';
 import { Waiter } from './waiter.js';
 
 export interface AcquireOptions {
@@ -48,6 +48,8 @@ export interface AcquireOptions {
   /**
    * Epoch milliseconds by which the lease must be in hand, typically
    * `Date.now() + context.getRemainingTimeInMillis() - margin`. The acquire timeout applies too.
+   * An exclusive lease is also handed back by then: a release that cannot clean its connection
+   * before this deadline destroys it instead.
    */
   readonly deadline?: number;
 }
@@ -186,7 +188,7 @@ export class RedisPool {
     const grant = await this.#acquireConnection(request);
     this.#acquired++;
     if (!grant.fresh) this.#reused++;
-    return this.#lease(grant, request.start);
+    return this.#lease(grant, request.start, options.deadline);
   }
 
   /**
@@ -553,13 +555,14 @@ export class RedisPool {
 
   // ---- releasing -------------------------------------------------------------------------
 
-  #lease(grant: Grant, start: number): Lease {
+  /** @param deadline The caller's: an exclusive release must be over by then too. */
+  #lease(grant: Grant, start: number, deadline: number | undefined): Lease {
     const { conn } = grant;
     const exclusive = conn.exclusive;
     let released: Promise<void> | undefined;
     const release = (error: unknown, destroy: boolean) => {
       released ??= exclusive
-        ? this.#releaseExclusive(conn, error, destroy)
+        ? this.#releaseExclusive(conn, error, destroy, deadline)
         : this.#releaseShared(conn, error, destroy);
       return released;
     };
@@ -586,10 +589,27 @@ export class RedisPool {
     if (conn.leases === 0 && this.#queue.length > 0) this.#dispatch();
   }
 
-  async #releaseExclusive(conn: PooledConnection, error: unknown, destroy: boolean): Promise<void> {
+  /**
+   * Hands an exclusive connection back clean, or destroys it. The reset is one round trip, so it
+   * gets the command timeout, and no more than what is left before the lease's deadline: a
+   * server that stalls then must not hold up a handler that has finished. Past the deadline
+   * there is no time for it at all.
+   */
+  async #releaseExclusive(
+    conn: PooledConnection,
+    error: unknown,
+    destroy: boolean,
+    deadline: number | undefined,
+  ): Promise<void> {
     if (!this.#connections.has(conn)) return;
-    const db = this.config.endpoint.db;
-    if (destroy || isConnectionError(error) || !conn.ready || !(await conn.connection.reset(db))) {
+    const resetMs = Math.min(this.config.commandTimeoutMs, (deadline ?? Infinity) - Date.now());
+    const clean =
+      !destroy &&
+      !isConnectionError(error) &&
+      conn.ready &&
+      resetMs > 0 &&
+      (await this.#reset(conn, resetMs));
+    if (!clean) {
       this.#discard(conn);
       return;
     }
@@ -597,6 +617,19 @@ export class RedisPool {
     conn.exclusive = false;
     conn.lastReleasedAt = Date.now();
     this.#makeAvailable(conn);
+  }
+
+  /** True when the connection was reset within `timeoutMs`. */
+  async #reset(conn: PooledConnection, timeoutMs: number): Promise<boolean> {
+    try {
+      return await withTimeout(
+        conn.connection.reset(this.config.endpoint.db),
+        timeoutMs,
+        () => new Error('Reset timed out'),
+      );
+    } catch {
+      return false;
+    }
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------

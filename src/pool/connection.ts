@@ -32,8 +32,8 @@ export interface Connection {
   ping(): Promise<void>;
   /**
    * Undoes what an exclusive lease may have left behind (an open MULTI, WATCHed keys, another
-   * db) so that the next lease finds the connection as new. False when that is not possible
-   * and the connection must go.
+   * db, client-side caching turned on) so that the next lease finds the connection as new.
+   * False when that is not possible and the connection must go. The pool bounds the wait.
    */
   reset(db: number): Promise<boolean>;
   /**
@@ -109,18 +109,26 @@ class IoredisConnection implements Connection {
   /**
    * A connection in subscriber mode or with a command still in flight (an unfinished blocking
    * call) cannot be trusted and is refused. Cluster clients keep no per-connection state to undo.
+   *
+   * Not RESET (Redis 6.2+), which would undo everything at once: it also logs the connection
+   * out to the `default` user (more privileged than the application's, or disabled) and drops
+   * its name and RESP3, so it would have to be followed by HELLO with the password again.
+   * Instead, what a lease can change is undone command by command. A command the user may not
+   * run (NOPERM) or that the server renamed away is a state the lease could not have changed
+   * either, so its refusal counts as done.
    */
   async reset(db: number): Promise<boolean> {
     if (this.client.isCluster) return true;
     const redis = this.client as Redis;
     if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
     // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
-    const [, unwatch, select] = await Promise.allSettled([
+    const [, ...undone] = await Promise.allSettled([
       redis.call('DISCARD'),
       redis.unwatch(),
       redis.select(db),
+      redis.call('CLIENT', 'TRACKING', 'OFF'),
     ]);
-    return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
+    return undone.every((r) => r.status === 'fulfilled' || isRefusedCommand(r.reason));
   }
 
   isTainted(db: number): boolean {

@@ -102,6 +102,20 @@ describe('least privilege: the handshake needs nothing beyond HELLO/AUTH', () =>
     expect(pool.stats()).toMatchObject({ connectionsCreated: 1, connectionsFailed: 0 });
     expect(printed).toEqual([]);
   });
+
+  it('exclusive leases of a user without DISCARD/UNWATCH/SELECT/CLIENT come back and are reused', async () => {
+    const server = await startRedis();
+    await server.cli('ACL', 'SETUSER', 'app', 'on', '>app-secret', '~*', '+get', '+set', '+ping');
+    const pool = poolFor(`redis://app:app-secret@127.0.0.1:${server.port}`, { poolMax: 1 });
+    const first = await pool.acquire({ exclusive: true });
+    await first.redis.set('x', '1');
+    await first.release();
+    const second = await pool.acquire({ exclusive: true });
+    expect(second.redis).toBe(first.redis);
+    expect(await second.redis.get('x')).toBe('1');
+    await second.release();
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 1, connectionsLost: 0 });
+  });
 });
 
 describe('failures retrying cannot heal fail fast, saying what to check', () => {

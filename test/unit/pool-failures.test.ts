@@ -163,6 +163,62 @@ describe('failed connection attempts', () => {
   });
 });
 
+describe('releasing an exclusive lease', () => {
+  it('a reset that does not answer ends at the lease deadline and destroys the connection', async () => {
+    const { server, pool } = setup({ commandTimeoutMs: 60_000, poolMax: 1 });
+    const lease = await pool.acquire({ exclusive: true, deadline: Date.now() + 300 });
+    const connection = server.opened[0] as FakeConnection;
+    connection.resetGate = new Promise(() => {});
+    await vi.advanceTimersByTimeAsync(100);
+    let released = false;
+    void lease.release().then(() => {
+      released = true;
+    });
+    await vi.advanceTimersByTimeAsync(199);
+    expect(released).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(released).toBe(true);
+    expect(connection.destroyed).toBe(true);
+    expect(pool.stats()).toMatchObject({ connectionsLost: 1, active: 0, idle: 0 });
+  });
+
+  it('without a deadline, the command timeout bounds the reset', async () => {
+    const { server, pool } = setup({ commandTimeoutMs: 500, poolMax: 1 });
+    const lease = await pool.acquire({ exclusive: true });
+    const connection = server.opened[0] as FakeConnection;
+    connection.resetGate = new Promise(() => {});
+    let released = false;
+    void lease.release().then(() => {
+      released = true;
+    });
+    await vi.advanceTimersByTimeAsync(499);
+    expect(released).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(released).toBe(true);
+    expect(connection.destroyed).toBe(true);
+  });
+
+  it('released past its deadline, the connection is destroyed without a reset', async () => {
+    const { server, pool } = setup({ poolMax: 1 });
+    const lease = await pool.acquire({ exclusive: true, deadline: Date.now() + 100 });
+    await vi.advanceTimersByTimeAsync(150);
+    await lease.release();
+    const connection = server.opened[0] as FakeConnection;
+    expect(connection.resets).toBe(0);
+    expect(connection.destroyed).toBe(true);
+  });
+
+  it('a reset that answers in time keeps the connection for the next lease', async () => {
+    const { server, pool } = setup({ poolMax: 1 });
+    const lease = await pool.acquire({ exclusive: true, deadline: Date.now() + 300 });
+    await lease.release();
+    const next = await pool.acquire({ exclusive: true });
+    expect(next.redis).toBe(lease.redis);
+    expect(server.opened[0]?.resets).toBe(1);
+    await next.release();
+  });
+});
+
 function tlsError(code: string): Error {
   return Object.assign(new Error('self-signed certificate in certificate chain'), { code });
 }
