@@ -157,6 +157,8 @@ export class RedisPool {
   #lastError: Error | undefined;
   /** The last failed attempt and what it means; cleared by a success. */
   #lastFailure: (ConnectFailure & { readonly error: Error }) | undefined;
+  /** Ends the backoff waits in progress at once: close() calls them. */
+  readonly #backoffWaits = new Set<() => void>();
   #lostUnreplaced = 0;
 
   #created = 0;
@@ -276,13 +278,17 @@ export class RedisPool {
   }
 
   /**
-   * Stops handing out leases, fails queued acquirers, and QUITs every connection (bounded by
-   * the command timeout, then dropped), so the server sees clean disconnects.
+   * Stops handing out leases, fails queued acquirers and those waiting out the backoff, and
+   * QUITs every connection, so the server sees clean disconnects. Every socket is destroyed
+   * within the command timeout, whatever the server does, so that a process that closed its
+   * pools can exit; a connection still being opened is closed once open (within the connect
+   * timeout).
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const queued of this.#queue.splice(0)) queued.waiter.reject(new PoolClosedError());
+    for (const end of [...this.#backoffWaits]) end();
     const connections = [...this.#connections];
     this.#connections.clear();
     this.#idle.length = 0;
@@ -417,12 +423,26 @@ export class RedisPool {
     if (waitMs > 0 && !waitable) throw this.#unavailable(waitMs);
     this.#opening++;
     try {
-      if (waitMs > 0) await sleep(waitMs);
+      if (waitMs > 0) await this.#backoff(waitMs);
       if (this.#closed) throw new PoolClosedError();
       return await this.#connectOne();
     } finally {
       this.#opening--;
     }
+  }
+
+  /** Waits out the backoff, unless close() ends the wait first (its timer would keep a process
+   * that closed the pool alive until the next attempt was due, up to retryMaxMs). */
+  #backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.#backoffWaits.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.#backoffWaits.add(end);
+    });
   }
 
   async #connectOne(): Promise<PooledConnection> {

@@ -43,7 +43,10 @@ export interface Connection {
   isTainted(db: number): boolean;
   /** Closes at once; commands in flight fail with "Connection is closed". */
   destroy(): void;
-  /** Closes politely (QUIT) so the server sees a clean disconnect, or destroys after `timeoutMs`. */
+  /**
+   * Closes politely (QUIT) so the server sees a clean disconnect; after `timeoutMs` at most the
+   * socket is destroyed, whatever the server did.
+   */
   quit(timeoutMs: number): Promise<void>;
 }
 
@@ -141,13 +144,40 @@ class IoredisConnection implements Connection {
     this.client.disconnect();
   }
 
+  /**
+   * QUIT, then wait for the server to close the socket; whatever is left when `timeoutMs` has
+   * passed (no +OK, or a +OK but no close, as behind a middlebox that lost the FIN) is
+   * destroyed, so that no socket outlives a close and keeps the process from exiting.
+   */
   async quit(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    const ended = new Promise<void>((resolve) => {
+      if (client.status === 'end') resolve();
+      else client.once('end', () => resolve());
+    });
     try {
-      await withTimeout(this.client.quit(), timeoutMs, () => new Error('QUIT timed out'));
+      await withTimeout(
+        client.quit().then(() => ended),
+        timeoutMs,
+        () => new Error('QUIT timed out'),
+      );
     } catch {
-      this.client.disconnect();
+      // Timed out, or the connection was gone already: destroyed below either way.
+    } finally {
+      destroySockets(client);
     }
   }
+}
+
+/**
+ * Closes the client and destroys its sockets now. ioredis's disconnect() only ends a socket
+ * (FIN) and destroys it after `disconnectTimeout` (2 s) if the peer never closes its side, on a
+ * timer that keeps the process alive that long.
+ */
+function destroySockets(client: RedisClient): void {
+  const nodes = client instanceof Cluster ? client.nodes() : [client];
+  if (client.status !== 'end') client.disconnect();
+  for (const node of nodes) node.stream?.destroy();
 }
 
 /** A reply that says the user may not run the command, or that the server has no such command. */
@@ -252,7 +282,7 @@ async function connectWithin(
       () => new Error(`Connection attempt timed out after ${Math.round(timeoutMs)} ms`),
     );
   } catch (error) {
-    client.disconnect();
+    destroySockets(client);
     throw error;
   }
   if (standalone) standalone.options.socketTimeout = socketTimeout;

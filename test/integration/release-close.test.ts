@@ -3,6 +3,9 @@
  * lease's release is bounded by its deadline and leaves nothing behind for the next lease, and
  * closing the pool ends every socket, so that a process that closed it can exit.
  */
+import { spawn } from 'node:child_process';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisPool, type RedisPoolOptions } from '../../src/index.js';
 import { startRedis, stopAll } from '../helpers/redis-server.js';
@@ -75,4 +78,85 @@ describe('releasing an exclusive lease', () => {
 /** The `flags` field of a CLIENT INFO line. */
 function flags(info: unknown): string {
   return /\bflags=(\S*)/.exec(String(info))?.[1] ?? '';
+}
+
+describe('closing', () => {
+  it('a process that used the pool and called closeRedisPools() exits by itself, even when the server never closes its sockets', async () => {
+    const server = await startRedis();
+    const proxy = await holdOpenProxy(server.port);
+    try {
+      const fixture = fileURLToPath(new URL('../fixtures/pool/close-and-exit.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+        env: { ...process.env, CLOSE_TEST_REDIS_URL: proxy.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk;
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk;
+      });
+      // Generous (a loaded machine starts node slowly): it only has to exit at all; before the
+      // fix it never did.
+      const exit = await new Promise<number | string | null>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve('still running after 60 s');
+        }, 60_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+      expect(output).toContain('closed');
+      expect(exit).toBe(0);
+      expect(proxy.accepted()).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
+});
+
+interface HoldOpenProxy {
+  readonly url: string;
+  accepted(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards to 127.0.0.1:`targetPort`, but when the server closes a connection (after QUIT's
+ * +OK, say) the client's side stays open, as behind a middlebox that lost the FIN: only the
+ * client can end it.
+ */
+function holdOpenProxy(targetPort: number): Promise<HoldOpenProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((client) => {
+    accepted++;
+    const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('close', () => upstream.destroy());
+  });
+  server.unref();
+  return new Promise((resolve) => {
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        url: `redis://127.0.0.1:${port}`,
+        accepted: () => accepted,
+        close: () =>
+          new Promise((done) => {
+            for (const socket of sockets) socket.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
 }

@@ -9,7 +9,7 @@
 import { ReplyError } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RedisPoolOptions } from '../../src/config.js';
-import { RedisUnavailableError } from '../../src/errors.js';
+import { PoolClosedError, RedisUnavailableError } from '../../src/errors.js';
 import type { Connection, ConnectionFactory, RedisClient } from '../../src/pool/connection.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
 
@@ -160,6 +160,30 @@ describe('failed connection attempts', () => {
     expect(error).toMatchObject({ permanent: false, reason: 'loading', statusCode: 503 });
     expect(error.message).toMatch(/loading its dataset/);
     expect(server.attempts).toBeGreaterThan(1);
+  });
+});
+
+describe('closing', () => {
+  it('ends an acquire waiting out the backoff at once, and leaves no timer behind', async () => {
+    const { server, pool } = setup({
+      retryBaseMs: 20_000,
+      retryMaxMs: 20_000,
+      acquireTimeoutMs: 120_000,
+    });
+    server.failWith = refused;
+    await failure(pool.acquire({ deadline: Date.now() + 100 }));
+    // The next attempt is 10 s away, within this acquire's deadline: it waits for it.
+    const waiting = pool.acquire({ deadline: Date.now() + 60_000 }).then(
+      () => 'leased',
+      (e: unknown) => e,
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pool.stats().opening).toBe(1);
+    await pool.close();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await waiting).toBeInstanceOf(PoolClosedError);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(server.attempts).toBe(1);
   });
 });
 
