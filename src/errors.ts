@@ -65,24 +65,64 @@ export class AcquireTimeoutError extends RedisPoolError {
 }
 
 /**
- * Redis cannot be reached now: the last connect attempt failed and the next one is not due
- * before the caller's deadline. `cause` holds the last connection error; `endpoint` says
- * which Redis (password redacted), for logs: the message names none.
+ * Why the last connection attempt failed, in one word a handler or an alarm can switch on.
+ * Transient (retried under the backoff):
+ * - `unreachable`: no connection (refused, reset, timed out, DNS, closed during the handshake);
+ * - `loading`: the server is loading its dataset into memory (a restart, a new replica);
+ * - `server`: the server answered that it cannot serve now (max clients, BUSY, MASTERDOWN).
+ *
+ * Permanent (retrying does not help until someone changes something):
+ * - `credentials`: wrong user name or password, a disabled user, a password required;
+ * - `permission`: the user may not run a command the connection needs (NOPERM);
+ * - `tls`: the server's certificate was rejected (untrusted, another host name, expired);
+ * - `configuration`: the configuration names something the server does not have (a db out of
+ *   range, port 0, TLS to a plaintext port, a cluster node without cluster mode).
+ */
+export type RedisUnavailableReason =
+  | 'unreachable'
+  | 'loading'
+  | 'server'
+  | 'credentials'
+  | 'permission'
+  | 'tls'
+  | 'configuration';
+
+/**
+ * Redis cannot be used now: the last connect attempt failed and the next one is not due before
+ * the caller's deadline. `cause` holds the last connection error; `endpoint` says which Redis
+ * (password redacted), for logs: the message names none.
+ *
+ * `permanent` says whether waiting can help. An outage (`permanent: false`) is a 503 with a
+ * message fit for clients. A failure that only a change of configuration, credentials,
+ * permissions or certificates can heal (`permanent: true`) is a broken deployment, as a
+ * ConfigError is: 500, not exposed, and its message says what to check. The pool still tries
+ * again under its backoff (credentials may be rotated back), once per acquire at most.
  */
 export class RedisUnavailableError extends RedisPoolError {
   /** Milliseconds until the pool will try to connect again (0 when an attempt is due). */
   readonly retryInMs: number;
   /** The Redis URL, password redacted. */
   readonly endpoint: string | undefined;
+  /** True when retrying cannot help until something is changed (see `reason`). */
+  readonly permanent: boolean;
+  /** Why the last attempt failed. */
+  readonly reason: RedisUnavailableReason;
 
   constructor(
     message: string,
     retryInMs: number,
-    options?: ErrorOptions & { readonly endpoint?: string },
+    options?: ErrorOptions & {
+      readonly endpoint?: string;
+      readonly permanent?: boolean;
+      readonly reason?: RedisUnavailableReason;
+    },
   ) {
-    super('ERR_REDIS_POOL_UNAVAILABLE', message, options, 503);
+    const permanent = options?.permanent ?? false;
+    super('ERR_REDIS_POOL_UNAVAILABLE', message, options, permanent ? 500 : 503);
     this.retryInMs = retryInMs;
     this.endpoint = options?.endpoint;
+    this.permanent = permanent;
+    this.reason = options?.reason ?? 'unreachable';
   }
 }
 

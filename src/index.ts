@@ -17,6 +17,7 @@ export {
   PoolClosedError,
   RedisPoolError,
   RedisUnavailableError,
+  type RedisUnavailableReason,
 } from './errors.js';
 export type {
   LambdaContext,

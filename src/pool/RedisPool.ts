@@ -12,6 +12,8 @@
  *   the server or network dropped it) is PINGed before it is handed out.
  * - Connect failures back off under one pool-wide, jittered, capped schedule; an acquire whose
  *   deadline comes before the next permitted attempt fails at once with RedisUnavailableError.
+ *   A failure that waiting cannot heal (credentials, permissions, certificates, configuration)
+ *   is tried once per acquire at most, and only when the schedule permits: never waited for.
  *
  * This module is the policy only. Connections come from a ConnectionFactory (ioredis by
  * default, see connection.ts), and every bounded wait is a Waiter (waiter.ts).
@@ -30,10 +32,14 @@ import {
   connectIoredis,
   type RedisClient,
 } from './connection.js';
-import { isConnectionError } from './connection-error.js';
+import {
+  type ConnectFailure,
+  classifyConnectFailure,
+  isConnectionError,
+} from './connection-error.js';
 import { connectionName } from './environment.js';
 import { PooledConnection } from './pooled-connection.js';
-import { sleep } from './timeout.js';
+import { sleep, withTimeout } from './timeout.js';
 import { Waiter } from './waiter.js';
 
 export interface AcquireOptions {
@@ -42,6 +48,8 @@ export interface AcquireOptions {
   /**
    * Epoch milliseconds by which the lease must be in hand, typically
    * `Date.now() + context.getRemainingTimeInMillis() - margin`. The acquire timeout applies too.
+   * An exclusive lease is also handed back by then: a release that cannot clean its connection
+   * before this deadline destroys it instead.
    */
   readonly deadline?: number;
 }
@@ -147,6 +155,10 @@ export class RedisPool {
   #failures = 0;
   #retryAt = 0;
   #lastError: Error | undefined;
+  /** The last failed attempt and what it means; cleared by a success. */
+  #lastFailure: (ConnectFailure & { readonly error: Error }) | undefined;
+  /** Ends the backoff waits in progress at once: close() calls them. */
+  readonly #backoffWaits = new Set<() => void>();
   #lostUnreplaced = 0;
 
   #created = 0;
@@ -178,7 +190,7 @@ export class RedisPool {
     const grant = await this.#acquireConnection(request);
     this.#acquired++;
     if (!grant.fresh) this.#reused++;
-    return this.#lease(grant, request.start);
+    return this.#lease(grant, request.start, options.deadline);
   }
 
   /**
@@ -266,13 +278,17 @@ export class RedisPool {
   }
 
   /**
-   * Stops handing out leases, fails queued acquirers, and QUITs every connection (bounded by
-   * the command timeout, then dropped), so the server sees clean disconnects.
+   * Stops handing out leases, fails queued acquirers and those waiting out the backoff, and
+   * QUITs every connection, so the server sees clean disconnects. Every socket is destroyed
+   * within the command timeout, whatever the server does, so that a process that closed its
+   * pools can exit; a connection still being opened is closed once open (within the connect
+   * timeout).
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const queued of this.#queue.splice(0)) queued.waiter.reject(new PoolClosedError());
+    for (const end of [...this.#backoffWaits]) end();
     const connections = [...this.#connections];
     this.#connections.clear();
     this.#idle.length = 0;
@@ -300,7 +316,8 @@ export class RedisPool {
         // A failed attempt is retried while the next permitted attempt fits before the deadline.
         // A deadline that has passed ends it, whatever the error says: the deadline timer
         // also reports RedisUnavailableError while attempts are failing.
-        const retry = error instanceof RedisUnavailableError && !this.#closed;
+        // A permanent failure is not: one attempt per acquire.
+        const retry = error instanceof RedisUnavailableError && !error.permanent && !this.#closed;
         const { deadline } = request;
         if (retry && Date.now() < deadline && this.#retryAt < deadline) continue;
         throw error;
@@ -399,15 +416,33 @@ export class RedisPool {
    */
   async #open(deadline: number): Promise<PooledConnection> {
     const waitMs = this.#retryAt - Date.now();
-    if (waitMs > 0 && this.#retryAt >= deadline) throw this.#unavailable(waitMs);
+    // Waiting for an attempt that will most likely fail the same way (a wrong password) would
+    // only spend the invocation's time: after a permanent failure, only an acquire that comes
+    // once the attempt is due tries.
+    const waitable = this.#retryAt < deadline && !this.#lastFailure?.permanent;
+    if (waitMs > 0 && !waitable) throw this.#unavailable(waitMs);
     this.#opening++;
     try {
-      if (waitMs > 0) await sleep(waitMs);
+      if (waitMs > 0) await this.#backoff(waitMs);
       if (this.#closed) throw new PoolClosedError();
       return await this.#connectOne();
     } finally {
       this.#opening--;
     }
+  }
+
+  /** Waits out the backoff, unless close() ends the wait first (its timer would keep a process
+   * that closed the pool alive until the next attempt was due, up to retryMaxMs). */
+  #backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.#backoffWaits.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.#backoffWaits.add(end);
+    });
   }
 
   async #connectOne(): Promise<PooledConnection> {
@@ -430,6 +465,7 @@ export class RedisPool {
     conn = new PooledConnection(connection, Date.now());
     this.#failures = 0;
     this.#retryAt = 0;
+    this.#lastFailure = undefined;
     this.#created++;
     if (this.#lostUnreplaced > 0) {
       this.#lostUnreplaced--;
@@ -446,6 +482,7 @@ export class RedisPool {
   #recordFailure(error: unknown): void {
     this.#failed++;
     this.#lastError = error instanceof Error ? error : new Error(String(error));
+    this.#lastFailure = { ...classifyConnectFailure(error), error: this.#lastError };
     this.#retryAt =
       Date.now() +
       backoffDelay(this.#failures, {
@@ -538,13 +575,14 @@ export class RedisPool {
 
   // ---- releasing -------------------------------------------------------------------------
 
-  #lease(grant: Grant, start: number): Lease {
+  /** @param deadline The caller's: an exclusive release must be over by then too. */
+  #lease(grant: Grant, start: number, deadline: number | undefined): Lease {
     const { conn } = grant;
     const exclusive = conn.exclusive;
     let released: Promise<void> | undefined;
     const release = (error: unknown, destroy: boolean) => {
       released ??= exclusive
-        ? this.#releaseExclusive(conn, error, destroy)
+        ? this.#releaseExclusive(conn, error, destroy, deadline)
         : this.#releaseShared(conn, error, destroy);
       return released;
     };
@@ -571,10 +609,27 @@ export class RedisPool {
     if (conn.leases === 0 && this.#queue.length > 0) this.#dispatch();
   }
 
-  async #releaseExclusive(conn: PooledConnection, error: unknown, destroy: boolean): Promise<void> {
+  /**
+   * Hands an exclusive connection back clean, or destroys it. The reset is one round trip, so it
+   * gets the command timeout, and no more than what is left before the lease's deadline: a
+   * server that stalls then must not hold up a handler that has finished. Past the deadline
+   * there is no time for it at all.
+   */
+  async #releaseExclusive(
+    conn: PooledConnection,
+    error: unknown,
+    destroy: boolean,
+    deadline: number | undefined,
+  ): Promise<void> {
     if (!this.#connections.has(conn)) return;
-    const db = this.config.endpoint.db;
-    if (destroy || isConnectionError(error) || !conn.ready || !(await conn.connection.reset(db))) {
+    const resetMs = Math.min(this.config.commandTimeoutMs, (deadline ?? Infinity) - Date.now());
+    const clean =
+      !destroy &&
+      !isConnectionError(error) &&
+      conn.ready &&
+      resetMs > 0 &&
+      (await this.#reset(conn, resetMs));
+    if (!clean) {
       this.#discard(conn);
       return;
     }
@@ -582,6 +637,19 @@ export class RedisPool {
     conn.exclusive = false;
     conn.lastReleasedAt = Date.now();
     this.#makeAvailable(conn);
+  }
+
+  /** True when the connection was reset within `timeoutMs`. */
+  async #reset(conn: PooledConnection, timeoutMs: number): Promise<boolean> {
+    try {
+      return await withTimeout(
+        conn.connection.reset(this.config.endpoint.db),
+        timeoutMs,
+        () => new Error('Reset timed out'),
+      );
+    } catch {
+      return false;
+    }
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------
@@ -657,14 +725,25 @@ export class RedisPool {
     return conn.quit(this.config.commandTimeoutMs);
   }
 
+  /**
+   * The error for an acquire that cannot have a connection because attempts are failing: why
+   * (the last failure), whether waiting can help, and when the next attempt is.
+   */
   #unavailable(retryInMs: number): RedisUnavailableError {
     const wait = Math.max(0, Math.round(retryInMs));
-    const reason = this.#lastError ? ` (${reasonOf(this.#lastError)})` : '';
-    return new RedisUnavailableError(
-      `Redis is unavailable${reason}; next attempt in ${wait} ms`,
-      wait,
-      { cause: this.#lastError, endpoint: this.config.endpoint.redactedUrl },
-    );
+    const failure =
+      this.#lastFailure ?? (this.#lastError ? classifyConnectFailure(this.#lastError) : undefined);
+    const message = !failure
+      ? `Redis is unavailable; next attempt in ${wait} ms`
+      : failure.permanent
+        ? `Cannot connect to Redis (${failure.what}): ${failure.check}. Next attempt in ${wait} ms`
+        : `Redis is unavailable (${failure.what}); next attempt in ${wait} ms`;
+    return new RedisUnavailableError(message, wait, {
+      cause: this.#lastFailure?.error ?? this.#lastError,
+      endpoint: this.config.endpoint.redactedUrl,
+      permanent: failure?.permanent ?? false,
+      reason: failure?.reason ?? 'unreachable',
+    });
   }
 
   /**
@@ -677,14 +756,4 @@ export class RedisPool {
     const waited = Date.now() - request.start;
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
-}
-
-/**
- * Why the last attempt failed, fit for a client's eyes: a socket or TLS error by its code
- * alone (its message names addresses and certificate names), a server's reply by its text
- * (WRONGPASS, max clients, LOADING: no secrets, no addresses), our own messages as they are.
- */
-function reasonOf(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' ? code : error.message;
 }

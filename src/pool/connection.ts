@@ -32,8 +32,8 @@ export interface Connection {
   ping(): Promise<void>;
   /**
    * Undoes what an exclusive lease may have left behind (an open MULTI, WATCHed keys, another
-   * db) so that the next lease finds the connection as new. False when that is not possible
-   * and the connection must go.
+   * db, client-side caching turned on) so that the next lease finds the connection as new.
+   * False when that is not possible and the connection must go. The pool bounds the wait.
    */
   reset(db: number): Promise<boolean>;
   /**
@@ -43,7 +43,10 @@ export interface Connection {
   isTainted(db: number): boolean;
   /** Closes at once; commands in flight fail with "Connection is closed". */
   destroy(): void;
-  /** Closes politely (QUIT) so the server sees a clean disconnect, or destroys after `timeoutMs`. */
+  /**
+   * Closes politely (QUIT) so the server sees a clean disconnect; after `timeoutMs` at most the
+   * socket is destroyed, whatever the server did.
+   */
   quit(timeoutMs: number): Promise<void>;
 }
 
@@ -56,9 +59,10 @@ export interface ConnectionEvents {
 }
 
 /**
- * Opens one connection named `name` (CLIENT SETNAME) on the configured db, within
- * `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a certificate
- * problem, a timeout, the server hanging up mid-handshake).
+ * Opens one connection on the configured db, named `name` (CLIENT SETNAME) if the server lets
+ * it, within `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a
+ * certificate problem, WRONGPASS, LOADING, a timeout, the server hanging up mid-handshake),
+ * which classifyConnectFailure reads.
  */
 export type ConnectionFactory = (
   name: string,
@@ -68,6 +72,8 @@ export type ConnectionFactory = (
 
 /** The real connection factory: an ioredis client, connected and named. */
 export const connectIoredis: ConnectionFactory = async (name, config, events) => {
+  // Node would try port 0 and report ECONNREFUSED, as if a server were down.
+  if (config.endpoint.port === 0) throw badPort();
   const client = createClient(config, name);
   // Without a listener ioredis prints every socket error to the console. The first one is why
   // the connect failed: connect() itself only says "Connection is closed.".
@@ -77,7 +83,7 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
     events.error(error);
   });
   try {
-    await connectWithin(client, config.connectTimeoutMs, { name, db: config.endpoint.db });
+    await connectWithin(client, config, name);
   } catch (error) {
     // With no socket error, the server hung up mid-handshake: say so rather than "closed".
     throw firstError ?? handshakeClosed(error);
@@ -106,18 +112,26 @@ class IoredisConnection implements Connection {
   /**
    * A connection in subscriber mode or with a command still in flight (an unfinished blocking
    * call) cannot be trusted and is refused. Cluster clients keep no per-connection state to undo.
+   *
+   * Not RESET (Redis 6.2+), which would undo everything at once: it also logs the connection
+   * out to the `default` user (more privileged than the application's, or disabled) and drops
+   * its name and RESP3, so it would have to be followed by HELLO with the password again.
+   * Instead, what a lease can change is undone command by command. A command the user may not
+   * run (NOPERM) or that the server renamed away is a state the lease could not have changed
+   * either, so its refusal counts as done.
    */
   async reset(db: number): Promise<boolean> {
     if (this.client.isCluster) return true;
     const redis = this.client as Redis;
     if (redis.condition?.subscriber || redis.commandQueue.length > 0) return false;
     // Written together, answered in one round trip. DISCARD fails harmlessly without MULTI.
-    const [, unwatch, select] = await Promise.allSettled([
+    const [, ...undone] = await Promise.allSettled([
       redis.call('DISCARD'),
       redis.unwatch(),
       redis.select(db),
+      redis.call('CLIENT', 'TRACKING', 'OFF'),
     ]);
-    return unwatch.status === 'fulfilled' && select.status === 'fulfilled';
+    return undone.every((r) => r.status === 'fulfilled' || isRefusedCommand(r.reason));
   }
 
   isTainted(db: number): boolean {
@@ -130,13 +144,52 @@ class IoredisConnection implements Connection {
     this.client.disconnect();
   }
 
+  /**
+   * QUIT, then wait for the server to close the socket; whatever is left when `timeoutMs` has
+   * passed (no +OK, or a +OK but no close, as behind a middlebox that lost the FIN) is
+   * destroyed, so that no socket outlives a close and keeps the process from exiting.
+   */
   async quit(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    const ended = new Promise<void>((resolve) => {
+      if (client.status === 'end') resolve();
+      else client.once('end', () => resolve());
+    });
     try {
-      await withTimeout(this.client.quit(), timeoutMs, () => new Error('QUIT timed out'));
+      await withTimeout(
+        client.quit().then(() => ended),
+        timeoutMs,
+        () => new Error('QUIT timed out'),
+      );
     } catch {
-      this.client.disconnect();
+      // Timed out, or the connection was gone already: destroyed below either way.
+    } finally {
+      destroySockets(client);
     }
   }
+}
+
+/**
+ * Closes the client and destroys its sockets now. ioredis's disconnect() only ends a socket
+ * (FIN) and destroys it after `disconnectTimeout` (2 s) if the peer never closes its side, on a
+ * timer that keeps the process alive that long.
+ */
+function destroySockets(client: RedisClient): void {
+  const nodes = client instanceof Cluster ? client.nodes() : [client];
+  if (client.status !== 'end') client.disconnect();
+  for (const node of nodes) node.stream?.destroy();
+}
+
+/** A reply that says the user may not run the command, or that the server has no such command. */
+function isRefusedCommand(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  return error.message.startsWith('NOPERM') || error.message.startsWith('ERR unknown command');
+}
+
+function badPort(): Error {
+  return Object.assign(new RangeError('Port 0 is not a port a server listens on'), {
+    code: 'ERR_SOCKET_BAD_PORT',
+  });
 }
 
 function handshakeClosed(error: unknown): unknown {
@@ -154,6 +207,10 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     tls: endpoint.tls ? tlsOptions(config) : undefined,
     // CLIENT SETINFO would add two more commands to every handshake; see connectWithin.
     disableClientInfo: true,
+    // The ready check is an INFO command, which a least-privilege user may not run (ioredis
+    // then prints a warning on every connect) and a hardened server may have renamed away (the
+    // connect then fails). connectWithin's PING finds a server still loading its dataset.
+    enableReadyCheck: false,
     connectTimeout: config.connectTimeoutMs,
     // A connection with commands pending that receives nothing for this long is dead: ioredis
     // destroys it and fails its commands ("Connection is closed."). One timer per burst of
@@ -194,8 +251,11 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
 }
 
 /**
- * Connects and names the connection (and selects its db), or rejects and tears the client
- * down when `timeoutMs` passes first.
+ * Connects, names the connection (best effort), selects its db and checks that the server is
+ * not loading its dataset, or rejects and tears the client down when the connect timeout
+ * passes first. The connect timeout is the one bound of the whole handshake: ioredis's socket
+ * timeout (the command timeout) is armed only once it is done, so on a slow link a longer
+ * REDIS_CONNECT_TIMEOUT_MS is enough to connect.
  *
  * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
  * handshake command before reading a reply, and a server that refuses the client (maxclients)
@@ -204,17 +264,16 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
  */
 async function connectWithin(
   client: RedisClient,
-  timeoutMs: number,
-  setup: { name: string; db: number },
+  config: RedisPoolConfig,
+  name: string,
 ): Promise<void> {
+  const timeoutMs = config.connectTimeoutMs;
+  const standalone = client instanceof Redis ? client : undefined;
+  const socketTimeout = standalone?.options.socketTimeout;
+  if (standalone) standalone.options.socketTimeout = undefined;
   const connect = async () => {
     await client.connect();
-    if (client instanceof Redis) {
-      await Promise.all([
-        client.client('SETNAME', setup.name),
-        setup.db !== 0 ? client.select(setup.db) : undefined,
-      ]);
-    }
+    if (standalone) await setUp(standalone, name, config.endpoint.db);
   };
   try {
     await withTimeout(
@@ -223,9 +282,29 @@ async function connectWithin(
       () => new Error(`Connection attempt timed out after ${Math.round(timeoutMs)} ms`),
     );
   } catch (error) {
-    client.disconnect();
+    destroySockets(client);
     throw error;
   }
+  if (standalone) standalone.options.socketTimeout = socketTimeout;
+}
+
+/**
+ * What follows HELLO, written together and answered in one round trip:
+ * - CLIENT SETNAME, best effort: the application may not be allowed CLIENT (or the server may
+ *   have renamed it away), and it does not need a name to work;
+ * - SELECT, when the db is not 0: a failure there (out of range, NOPERM) is the connect's;
+ * - PING, which a server still loading its dataset answers with LOADING (HELLO, CLIENT and
+ *   SELECT are allowed while loading): what ioredis's INFO ready check found out. A user who may
+ *   not PING (or a server without it) skips the check.
+ */
+async function setUp(redis: Redis, name: string, db: number): Promise<void> {
+  const [, selected, pinged] = await Promise.allSettled([
+    redis.client('SETNAME', name),
+    db !== 0 ? redis.select(db) : undefined,
+    redis.ping(),
+  ]);
+  if (selected.status === 'rejected') throw selected.reason;
+  if (pinged.status === 'rejected' && !isRefusedCommand(pinged.reason)) throw pinged.reason;
 }
 
 const caCache = new Map<string, string[]>();
