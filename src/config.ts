@@ -135,7 +135,10 @@ class Reader {
   value<K extends PoolOptionKey>(key: K): ConfigValue<K> {
     const spec: Spec = POOL_OPTIONS[key];
     const raw = this.#raw(key);
-    const value = raw === undefined ? undefined : this.#check(key, spec, raw);
+    if (raw === EMPTY) {
+      this.fail(key, 'a value (unset the variable for the default)', 'an empty string');
+    }
+    const value = raw === undefined || raw === EMPTY ? undefined : this.#check(key, spec, raw);
     if (spec.kind === 'clientName') return this.#clientName(value, spec) as ConfigValue<K>;
     return (value ?? spec.default) as ConfigValue<K>;
   }
@@ -181,11 +184,16 @@ class Reader {
     return options as Readonly<Record<string, unknown>>;
   }
 
-  /** The raw value: a code option as given, or a non-empty environment string. */
+  /**
+   * The raw value: a code option as given, or the environment's string trimmed. A variable set
+   * to an empty string is EMPTY, not unset: `REDIS_URL=` from a template whose value did not
+   * resolve must fail at init, not quietly mean redis://127.0.0.1:6379.
+   */
   #raw(key: PoolOptionKey): unknown {
     if (this.#options[key] !== undefined) return this.#options[key];
     const value = this.#env[ENV_VARS[key]];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
+    if (value === undefined) return undefined;
+    return value.trim() === '' ? EMPTY : value.trim();
   }
 
   /** The checked value, or undefined (and an issue) when it is not what its kind accepts. */
@@ -250,6 +258,9 @@ class Reader {
   }
 }
 
+/** A variable set to an empty (or blank) string. */
+const EMPTY = Symbol('empty');
+
 const BEGIN_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
 const END_CERTIFICATE = '-----END CERTIFICATE-----';
 
@@ -312,6 +323,8 @@ export function parseRedisUrl(raw: string): RedisEndpoint | string {
   const redacted = redactUrl(raw);
   if (!url.hostname) return `a URL without a host (${redacted})`;
   const port = url.port === '' ? 6379 : Number(url.port);
+  // The URL parser refuses ports above 65535 but takes 0, which no server listens on.
+  if (port < 1) return `a port outside 1-65535 (${redacted})`;
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '' && !/^\d{1,5}$/.test(dbText))
     return `a URL whose path is not a database number (${redacted})`;

@@ -36,7 +36,7 @@ export const POOL_OPTIONS = {
     kind: 'url',
     default: 'redis://127.0.0.1:6379',
     description:
-      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `/db`. Passwords are redacted everywhere the library prints the URL.',
+      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `:port` (1–65535), optional `/db`. Passwords are redacted everywhere the library prints the URL. Unset means the default; set to an empty string it is an error, as for every variable.',
   },
   cluster: {
     env: 'REDIS_CLUSTER',

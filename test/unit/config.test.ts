@@ -226,6 +226,45 @@ describe('loadConfig', () => {
     });
   });
 
+  it('rejects a variable set to an empty string; only an unset one takes the default', () => {
+    // An empty REDIS_URL used to mean 127.0.0.1:6379: in Lambda, a timeout instead of an error.
+    expect(configError({ REDIS_URL: '' }).issues).toEqual([
+      {
+        variable: 'REDIS_URL',
+        expected: 'a value (unset the variable for the default)',
+        received: 'an empty string',
+      },
+    ]);
+    expect(configError({ REDIS_URL: '  ' }).issues[0]?.received).toBe('an empty string');
+    for (const key of POOL_OPTION_KEYS) {
+      const { env } = POOL_OPTIONS[key];
+      expect(configError({ [env]: '' }).issues.map((i) => i.variable)).toEqual([env]);
+    }
+    expect(loadConfig({ REDIS_URL: undefined }).endpoint).toMatchObject({
+      host: '127.0.0.1',
+      port: 6379,
+    });
+  });
+
+  it.each([
+    ['redis://cache:0', 'REDIS_URL'],
+    ['rediss://cache:0/1', 'REDIS_URL'],
+  ])('rejects port 0 (%s): a port is 1-65535', (url, variable) => {
+    const error = configError({ REDIS_URL: url });
+    expect(error.issues).toEqual([
+      {
+        variable,
+        expected: 'a redis:// or rediss:// URL like redis://[user:password@]host[:port][/db]',
+        received: expect.stringContaining('a port outside 1-65535'),
+      },
+    ]);
+    expect(configError({}, { url }).issues[0]?.variable).toBe('options.url');
+    expect(loadConfig({ REDIS_URL: 'redis://cache:1' }).endpoint.port).toBe(1);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:65535' }).endpoint.port).toBe(65_535);
+    // Above 65535 the URL does not even parse.
+    expect(configError({ REDIS_URL: 'redis://cache:65536' }).issues[0]?.variable).toBe('REDIS_URL');
+  });
+
   it('never prints a password: not in errors, not when the config is logged', () => {
     const urls = [
       `redis://default:${PASSWORD}@host:6379/abc`,
