@@ -70,7 +70,8 @@ function proxyResultProblem(result: unknown): string | undefined {
 }
 
 function fromProxyResult(result: ProxyResult): HttpResponse {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a header the function names `__proto__` or `constructor` is a header.
+  const headers = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     headers[name.toLowerCase()] = String(value);
   }

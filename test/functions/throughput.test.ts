@@ -119,6 +119,12 @@ describe('GET|POST /api/v1/test/redis', () => {
     ['zero keyspace', get({ keyspace: '0' }), /keyspace/],
     ['unknown op', get({ op: 'flushall' }), /op: expected one of get, set, mixed, got "flushall"/],
     ['unknown parameter', get({ durationMS: '10' }), /durationMS: unknown parameter/],
+    // As API Gateway delivers it: JSON, parsed into an own property named __proto__.
+    [
+      'a parameter named __proto__',
+      get(JSON.parse('{"__proto__":"1"}') as Record<string, string>),
+      /^__proto__: unknown parameter/,
+    ],
     [
       'malformed JSON',
       post('{"durationMs": 10'),

@@ -22,6 +22,25 @@ async function getJson(url: string, init?: RequestInit) {
   return { response, body: (await response.json()) as Record<string, unknown> };
 }
 
+/**
+ * A GET through node:http, which sends any header name HTTP allows (fetch's Headers may treat a
+ * name such as __proto__ specially). Rejects when the connection is cut without an answer.
+ */
+function httpGet(url: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = httpRequest(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The counts of one run agree with each other and with what was asked for. */
 function expectConsistent(report: ThroughputReport, durationMs: number, concurrency: number): void {
   expect(report.errors).toBe(0);
@@ -86,6 +105,28 @@ describe('the local API', () => {
     expect(body.error).toBe('BadRequest');
     expect(body.message).toContain('concurrency: expected an integer from 1 to 1000, got "0"');
     expect(body.message).toContain('op: expected one of get, set, mixed');
+  });
+
+  // Names of Object.prototype members used to crash the request (an empty reply): the event's
+  // maps were plain objects, so `map[name]` found the prototype's member.
+  describe.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('%s', (name) => {
+    test('as a query parameter reaches the function like any other name', async () => {
+      const health = await httpGet(`${api.url}/api/v1/health?${name}=1`);
+      expect(health.status).toBe(200);
+      // The throughput function names it as an unknown parameter: it arrived, with its name.
+      const load = await httpGet(`${api.url}/api/v1/test/redis?durationMs=10&${name}=1`);
+      expect(load.status).toBe(400);
+      expect(load.body.message).toBe(
+        `${name}: unknown parameter (known: durationMs, concurrency, op, valueBytes, keyspace)`,
+      );
+    });
+
+    test('as a header is passed on like any other', async () => {
+      const health = await httpGet(`${api.url}/api/v1/health`, { [name]: 'x' });
+      expect(health.status).toBe(200);
+      const load = await httpGet(`${api.url}/api/v1/test/redis?durationMs=10`, { [name]: 'x' });
+      expect(load.status).toBe(200);
+    });
   });
 
   test('an unknown route is 404; a known one with the wrong method 405 naming the allowed', async () => {
