@@ -99,6 +99,29 @@ describe('the local API', () => {
     expect(report.params.op).toBe('mixed');
   });
 
+  test('POST: null means the default; a query string is a 400 naming its parameters', async () => {
+    const { response, body } = await getJson(`${api.url}/api/v1/test/redis`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 100, op: null, concurrency: null }),
+    });
+    expect(response.status).toBe(200);
+    expect((body as unknown as ThroughputReport).params).toMatchObject({
+      op: 'get',
+      concurrency: 50,
+    });
+
+    const withQuery = await getJson(`${api.url}/api/v1/test/redis?op=set&keyspace=5`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 100 }),
+    });
+    expect(withQuery.response.status).toBe(400);
+    expect(withQuery.body.message).toMatch(
+      /^op, keyspace: query parameters on a POST are not read/,
+    );
+  });
+
   test("a bad parameter is the function's own 400, passed through", async () => {
     const { response, body } = await getJson(`${api.url}/api/v1/test/redis?concurrency=0&op=del`);
     expect(response.status).toBe(400);
