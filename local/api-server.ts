@@ -17,6 +17,13 @@ export const DEFAULT_PORT = 12_000;
 export const STAGE = 'local';
 /** Lambda's payload limit for a synchronous invocation. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/**
+ * After a 413, how much more of the refused body is read (and discarded) before the connection
+ * is closed, and for how long. Closing a socket with unread data resets it, and a reset can
+ * destroy the 413 in the client's buffers before the client has read it.
+ */
+const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_MS = 10_000;
 /** Local function names (AWS_LAMBDA_FUNCTION_NAME, so the prefix of CLIENT SETNAME). */
 export const LOCAL_FUNCTION_PREFIX = 'local-api-';
 
@@ -62,8 +69,15 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
     }
     const env = { ...(options.env ?? redisVariables(process.env)), REDIS_URL: redisUrl };
     const simulators = await startSimulators(env, closers);
-    const server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       void serve(req, res, simulators, options.accessLog);
+    };
+    const server = createServer(handle);
+    // Node answers `Expect: 100-continue` with 100 by itself; a body that will be refused with
+    // a 413 must not be invited (curl sends one for bodies over 1 MB).
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (!(declaredLength(req) > MAX_BODY_BYTES)) res.writeContinue();
+      handle(req, res);
     });
     await listen(server, options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
     closers.push(() => closeServer(server, simulators));
@@ -148,7 +162,8 @@ async function serve(
   let status: string;
   try {
     const response = await respond(req, method, url, simulators);
-    send(res, response);
+    if (response.bodyRefused) sendAndLinger(req, res, response);
+    else send(res, response);
     status = String(response.statusCode);
   } catch (error) {
     // Only the request itself can fail here (the client went away mid-body).
@@ -160,12 +175,15 @@ async function serve(
   accessLog?.(`${method} ${url.pathname}${url.search} ${status} ${ms} ms`);
 }
 
+/** A response, and whether the request's body was refused unread (a 413). */
+type Answer = HttpResponse & { readonly bodyRefused?: boolean };
+
 async function respond(
   req: IncomingMessage,
   method: string,
   url: URL,
   simulators: Simulators,
-): Promise<HttpResponse> {
+): Promise<Answer> {
   const route = ROUTES.find((r) => r.resource === url.pathname);
   if (route === undefined) {
     const routes = ROUTES.map((r) => `${r.methods.join('|')} ${r.resource}`);
@@ -180,12 +198,14 @@ async function respond(
   }
   const body = await readBody(req, MAX_BODY_BYTES);
   if (body === undefined) {
-    // The rest of the body is never read: close the connection instead of draining it.
-    return jsonResponse(
-      413,
-      { message: `Request Too Long: the body is over ${MAX_BODY_BYTES} bytes` },
-      { connection: 'close' },
-    );
+    return {
+      ...jsonResponse(
+        413,
+        { message: `Request Too Long: the body is over ${MAX_BODY_BYTES} bytes` },
+        { connection: 'close' },
+      ),
+      bodyRefused: true,
+    };
   }
   const event = toProxyEvent({
     method,
@@ -226,9 +246,14 @@ async function invoke(sim: LambdaSimulator, event: unknown, what: string): Promi
   return response;
 }
 
+/** The Content-Length the client declared; 0 without one (a chunked body, or none). */
+function declaredLength(req: IncomingMessage): number {
+  return Number(req.headers['content-length'] ?? 0);
+}
+
 /** The request body, or undefined when it is over `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(undefined);
+  if (declaredLength(req) > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -248,6 +273,43 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
     req.once('close', () => reject(new Error('the request was closed before its body arrived')));
     req.once('error', reject);
   });
+}
+
+/**
+ * Sends a response to a request whose body was refused, then closes the connection without
+ * losing it: the complete response is written at once (the client can read it while it is
+ * still sending), the rest of the body is read and discarded until it ends or the client
+ * closes, and only then does the connection close. Closing with the body still arriving made
+ * the kernel reset the connection, and the reset often destroyed the 413 in the client's
+ * buffers before the client read it ("lingering close", as web servers do it). A client that
+ * goes on past LINGER_BYTES or LINGER_MS is cut off.
+ */
+function sendAndLinger(req: IncomingMessage, res: ServerResponse, response: HttpResponse): void {
+  res.writeHead(response.statusCode, {
+    ...response.headers,
+    'content-length': String(response.body.length),
+    connection: 'close',
+  });
+  res.write(response.body);
+  let drained = 0;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    req.off('data', discard);
+    // Ends the response: Node then closes the connection (Connection: close).
+    res.end();
+  };
+  const discard = (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) close();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  req.on('data', discard);
+  req.once('end', close);
+  req.once('close', close);
+  req.resume();
 }
 
 function send(res: ServerResponse, response: HttpResponse): void {
