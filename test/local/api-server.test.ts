@@ -8,8 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { API_GATEWAY_TIMEOUT_MS } from '../../functions/manifest.js';
 import type { ThroughputReport } from '../../functions/throughput-contract.js';
-import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../local/api-server.js';
+import {
+  DEFAULT_MAX_ENVIRONMENTS,
+  type LocalApi,
+  MAX_BODY_BYTES,
+  startLocalApi,
+} from '../../local/api-server.js';
 import { isProcessAlive } from '../../local/index.js';
 import { findOnPath, RedisServerNotFoundError } from '../../local/own-redis.js';
 import { descendantsOf, processTable } from '../helpers/processes.js';
@@ -232,6 +238,86 @@ describe('a body over 6 MB', () => {
     // curl reads the 7 MB file for each request: most of a second on a loaded machine.
     120_000,
   );
+});
+
+// Lambda does not queue a synchronous invocation beyond a function's concurrency: it refuses it
+// (TooManyRequestsException), and API Gateway turns a refused invocation into its 500. API
+// Gateway itself gives up on an integration after 29 s with a 504. The limits are options of
+// startLocalApi, small here.
+describe('concurrency limit and integration timeout', () => {
+  const load = (api: LocalApi, durationMs: number) =>
+    getJson(`${api.url}/api/v1/test/redis?durationMs=${durationMs}&concurrency=1`);
+
+  test('an invocation beyond the limit is refused at once, as API Gateway answers it', async () => {
+    const api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      maxEnvironments: 1,
+    });
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      // Two at once, one environment: one runs, the other is refused (whichever came second).
+      const both = await Promise.all([load(api, 1_500), load(api, 1_500)]);
+      const statuses = both.map(({ response }) => response.status).sort();
+      expect(statuses).toEqual([200, 500]);
+      const refused = both.find(({ response }) => response.status === 500);
+      expect(refused?.body).toEqual({ message: 'Internal server error' });
+      expect(refused?.response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      const logged = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
+      expect(logged).toContain('GET /api/v1/test/redis -> 500: throttled');
+
+      // The limit is per function, and the refused request took nothing: both answer again.
+      const [health, again] = await Promise.all([
+        getJson(`${api.url}/api/v1/health`),
+        load(api, 10),
+      ]);
+      expect([health.response.status, again.response.status]).toEqual([200, 200]);
+    } finally {
+      await api.close();
+      stderr.mockRestore();
+    }
+  });
+
+  test('a function still running at the integration timeout is 504; it keeps its environment', async () => {
+    const api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      maxEnvironments: 1,
+      integrationTimeoutMs: 1_000,
+    });
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const slow = await load(api, 20_000);
+      expect(slow.response.status).toBe(504);
+      expect(slow.body).toEqual({ message: 'Endpoint request timed out' });
+      // As in Lambda, the invocation goes on after API Gateway gave up: the function's one
+      // environment is still busy, so the next request is refused.
+      const next = await load(api, 10);
+      expect(next.response.status).toBe(500);
+      const logged = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
+      expect(logged).toContain('GET /api/v1/test/redis -> 504: no answer after 1000 ms');
+    } finally {
+      // Closed first: the invocation cut off by the 504 ends now, and says so on stderr.
+      await api.close();
+      stderr.mockRestore();
+    }
+  });
+
+  test('the limits must be positive integers', async () => {
+    await expect(
+      startLocalApi({ port: 0, redisUrl: REDIS_URL, maxEnvironments: 0 }),
+    ).rejects.toThrow('maxEnvironments must be a positive integer, got 0');
+    await expect(
+      startLocalApi({ port: 0, redisUrl: REDIS_URL, integrationTimeoutMs: Number.NaN }),
+    ).rejects.toThrow('integrationTimeoutMs must be a positive integer, got NaN');
+  });
+
+  test("default to 10 environments per function and API Gateway's 29 s", () => {
+    expect(DEFAULT_MAX_ENVIRONMENTS).toBe(10);
+    expect(API_GATEWAY_TIMEOUT_MS).toBe(29_000);
+  });
 });
 
 describe('a failed invocation', () => {
