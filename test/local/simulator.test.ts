@@ -136,15 +136,19 @@ describe('errors and timeouts', () => {
       timedOut: true,
       error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 0.30 seconds' },
     });
+    // At the deadline, not when the handler would have ended (no absolute bound: timers fire
+    // late on a loaded machine).
     expect(late.durationMs).toBeGreaterThanOrEqual(299);
-    expect(late.durationMs).toBeLessThan(500);
+    expect(late.durationMs).toBeLessThan(5_000);
     const dead = await sim.waitFor((env) => env.id === late.environmentId && env.state === 'dead');
     expect(processState(dead.pid)).toBeUndefined();
 
+    // The next invocation gets a new environment. (Its own 300 ms may run out on a loaded
+    // machine, so its result is not what is checked.)
     const after = await sim.invoke({ ms: 1 });
     expect(after.coldStart).toBe(true);
     expect(after.environmentId).not.toBe(late.environmentId);
-    expect(resultOf<Slept>(after).pid).not.toBe(dead.pid);
+    expect(sim.pid(after.environmentId)).not.toBe(dead.pid);
   });
 
   test('a runtime that exits mid-invocation fails it with Runtime.ExitError', async () => {
