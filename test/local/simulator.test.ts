@@ -254,16 +254,20 @@ describe('concurrency', () => {
     const used = reports.map((r) => r.environmentId);
     expect(new Set(used).size).toBe(2);
     expect(sim.environments()).toHaveLength(2);
-    for (const env of sim.environments()) expect(env.invocations).toBe(2);
-    // Each environment ran its two one after the other. (Not "the last two started after the
-    // first one ended": on a loaded machine env-2's cold start can outlast env-1's first run.)
+    // The two queued went to whichever environment had room first: two each, or three and one
+    // when env-2's cold start outlasts env-1's first run on a loaded machine.
+    const counts = sim.environments().map((env) => env.invocations);
+    expect(counts.reduce((a, b) => a + b)).toBe(4);
+    // Each environment ran its invocations one after the other.
     for (const env of sim.environments()) {
       const ran = reports
         .filter((r) => r.environmentId === env.id)
         .map((r) => resultOf<Slept>(r))
         .sort((a, b) => a.count - b.count);
-      expect(ran.map((s) => s.count)).toEqual([1, 2]);
-      expect(ran[1]?.startedAt).toBeGreaterThanOrEqual(ran[0]?.endedAt ?? Number.NaN);
+      expect(ran.map((s) => s.count)).toEqual(ran.map((_, i) => i + 1));
+      for (let i = 1; i < ran.length; i++) {
+        expect(ran[i]?.startedAt).toBeGreaterThanOrEqual(ran[i - 1]?.endedAt ?? Number.NaN);
+      }
     }
 
     // An invocation can be pinned to an environment that is not the most recently used one.
