@@ -440,7 +440,9 @@ describe('npm start', () => {
       expect(tsx).toBeDefined();
       process.kill(tsx?.pid ?? 0, 'SIGINT');
 
-      const [code] = await once(child, 'exit');
+      // 'close', not 'exit': npx may exit before the node process under it has written its
+      // last line into the pipe they share; 'close' waits for every writer.
+      const [code] = await once(child, 'close');
       expect(code).toBe(0);
       expect(output()).toContain('Stopped.');
       await expectAllGone(started.map((p) => p.pid));
@@ -465,7 +467,7 @@ describe('npm start', () => {
 
       // npm re-raises the SIGINT once its child is done, as shells expect (or exits 130), so
       // our own clean exit shows in the last line it printed before exit(0).
-      const [code, signal] = await once(child, 'exit');
+      const [code, signal] = await once(child, 'close');
       expect(signal === 'SIGINT' || code === 0 || code === 130, `${code} ${signal}`).toBe(true);
       expect(output()).toContain('Stopped.');
       await expectAllGone(started.map((p) => p.pid));
