@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { benchColdStart, type ColdStartResult, MAX_BUNDLE_RATIO } from './cold-start.js';
 import { benchOverhead, MAX_OVERHEAD_P50_US, type OverheadResult } from './overhead.js';
-import { startBenchRedis } from './redis-server.js';
+import { startBenchRedis } from './redis.js';
 import { renderTable, type Table, verdict } from './table.js';
 import { benchThroughput, MIN_THROUGHPUT_RATIO, type ThroughputResult } from './throughput.js';
 

@@ -2,7 +2,7 @@
  * A local API Gateway: HTTP requests on loopback become REST proxy events (payload 1.0) for
  * the functions, which run in the simulator's execution environments, one simulator per
  * function, with the timeouts the deployment gives them. Redis is the caller's, or a
- * redis-server of our own (own-redis.ts).
+ * redis-server of our own (redis-server.ts).
  *
  * As deployed, nothing waits in a queue: an invocation beyond a function's concurrency limit is
  * refused (Lambda's throttling, which API Gateway answers 500), and a function that has not
@@ -26,7 +26,7 @@ import {
   jsonResponse,
   toHttpResponse,
 } from './api-response.js';
-import { startOwnRedis } from './own-redis.js';
+import { startRedisServer } from './redis-server.js';
 import { LambdaSimulator } from './simulator.js';
 
 export const DEFAULT_PORT = 12_000;
@@ -68,6 +68,8 @@ export interface LocalApiOptions {
    * its environment until it ends. Default API_GATEWAY_TIMEOUT_MS (29 s).
    */
   integrationTimeoutMs?: number;
+  /** The functions' init phase limit. Default Lambda's 10 s. */
+  initTimeoutMs?: number;
 }
 
 export interface LocalApi {
@@ -101,13 +103,13 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
   try {
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
-      const own = await startOwnRedis();
+      const own = await startRedisServer();
       closers.push(own.stop);
       redisUrl = own.url;
     }
     const env = { ...(options.env ?? redisVariables(process.env)), REDIS_URL: redisUrl };
     const gateway: Gateway = {
-      functions: await startFunctions(env, maxEnvironments, closers),
+      functions: await startFunctions(env, maxEnvironments, options.initTimeoutMs, closers),
       integrationTimeoutMs,
       accessLog: options.accessLog,
     };
@@ -174,6 +176,7 @@ interface Gateway {
 async function startFunctions(
   env: Record<string, string>,
   maxEnvironments: number,
+  initTimeoutMs: number | undefined,
   closers: Closer[],
 ): Promise<Functions> {
   const keys = Object.keys(FUNCTIONS) as FunctionKey[];
@@ -187,6 +190,7 @@ async function startFunctions(
         timeoutMs: fn.timeoutMs,
         memoryMb: fn.memoryMb,
         maxEnvironments,
+        initTimeoutMs,
         env,
       });
     }),

@@ -1,14 +1,16 @@
 /**
- * Nothing the simulator starts or creates may outlive the process that started it.
+ * Nothing the simulator or the redis-server launcher (redis-server.ts) starts or creates may
+ * outlive the process that started it.
  *
- * Runtime processes, in three layers, because a frozen (SIGSTOPped) runtime never notices
- * anything by itself:
- * - the simulator stops its environments (the normal path);
+ * Child processes, in three layers, because a frozen (SIGSTOPped) runtime or a paused
+ * redis-server never notices anything by itself:
+ * - their owner stops them (the normal path: the simulator its environments, a server's stop());
  * - a process 'exit' hook SIGKILLs whatever is left (SIGKILL also ends a stopped process);
  * - where util-linux's setpriv exists, the child is started with a parent-death signal of
  *   SIGKILL, which the kernel delivers even when this process is SIGKILLed and runs no hook.
- *   setpriv execs the runtime, so the pid we get is the runtime's.
- * Temp dirs (bundle, log files) are removed by the same 'exit' hook when stop() never ran.
+ *   setpriv execs the command, so the pid we get is the command's.
+ * Temp dirs (bundle, log files, a server's dir) are removed by the same 'exit' hook when
+ * stop() never ran.
  */
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';

@@ -96,8 +96,10 @@ export class LambdaSimulator extends EventEmitter<SimulatorEvents> {
    * environment is gone.
    */
   invoke(event: unknown, options: InvokeOptions = {}): Promise<InvocationReport> {
-    if (this.#stopping !== undefined) return Promise.reject(new Error('LambdaSimulator stopped'));
-    return new Promise((resolve, reject) => {
+    if (this.#stopping !== undefined) {
+      return handledByCaller(Promise.reject(new Error('LambdaSimulator stopped')));
+    }
+    const invocation = new Promise<InvocationReport>((resolve, reject) => {
       this.#waiting.push({
         requestId: randomUUID(),
         // Like the AWS CLI, an invocation without a payload gets an empty object.
@@ -108,6 +110,7 @@ export class LambdaSimulator extends EventEmitter<SimulatorEvents> {
       });
       this.#pump();
     });
+    return handledByCaller(invocation);
   }
 
   /** Environments whose process has been spawned, dead ones included, in start order. */
@@ -241,8 +244,12 @@ export class LambdaSimulator extends EventEmitter<SimulatorEvents> {
   #run(env: ExecutionEnvironment, waiting: Waiting): void {
     this.#clearIdleTimer(env.id);
     env.assign(waiting.requestId, waiting.payload).then((report) => {
-      this.emit('invocation', report);
-      waiting.resolve(report);
+      try {
+        this.emit('invocation', report);
+      } finally {
+        // A listener that throws must not leave the invocation unsettled.
+        waiting.resolve(report);
+      }
     }, waiting.reject);
   }
 
@@ -312,6 +319,18 @@ export class LambdaSimulator extends EventEmitter<SimulatorEvents> {
     clearTimeout(this.#idleTimers.get(environmentId));
     this.#idleTimers.delete(environmentId);
   }
+}
+
+/**
+ * An invoke() rejects when the simulator stops or its pinned environment is gone, which can
+ * happen long after whoever called it stopped listening (a fire-and-forget invoke, a test that
+ * failed before awaiting it and is being torn down). Such a rejection is no one's unhandled
+ * error: the simulator marks its own promise handled. A caller that awaits it still gets the
+ * rejection, and promises derived from it are the caller's to handle.
+ */
+function handledByCaller<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function resolveSettings(options: SimulatorOptions): Settings {

@@ -5,7 +5,7 @@
  */
 import { ROUTES } from '../functions/manifest.js';
 import { DEFAULT_PORT, type LocalApi, startLocalApi } from './api-server.js';
-import { RedisServerNotFoundError } from './own-redis.js';
+import { RedisServerNotFoundError } from './redis-server.js';
 
 /** Closing is bounded by its parts (environments get 500 ms, redis-server 3 s); this is a net. */
 const FORCE_EXIT_MS = 15_000;

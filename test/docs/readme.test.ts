@@ -65,14 +65,14 @@ describe('README.md', () => {
     const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
     const result = await run(process.execPath, [tsc, '-p', DIR, '--pretty', 'false'], {
       cwd: ROOT,
-      timeout: 120_000,
+      timeout: 170_000,
     }).then(
       () => '',
       (error: { stdout?: string }) => error.stdout ?? String(error),
     );
     // Errors name the file, which names the README line the block starts on.
     expect(result).toBe('');
-  });
+  }, 180_000);
 
   test('the block extractor finds blocks and their lines (so the check above is not vacuous)', () => {
     const md = [

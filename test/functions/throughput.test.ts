@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import type { ThroughputReport } from '../../functions/throughput-contract.js';
+import { test } from '../helpers/fixtures.js';
 import { lambdaContext } from '../helpers/lambda.js';
-import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
 import { closeFreshPools, importThroughput } from './load-module.js';
 
 afterEach(closeFreshPools);
-afterAll(stopAll);
 
 function get(query: Record<string, string>): APIGatewayProxyEvent {
   return {
@@ -30,16 +30,21 @@ function postWithQuery(query: Record<string, string>, body: string): APIGatewayP
   return { ...post(body), queryStringParameters: query };
 }
 
-let server: RedisServer;
+/** The handler, from a fresh module copy whose pool uses `redisUrl`. */
+async function throughput(redisUrl: string) {
+  return (await importThroughput({ REDIS_URL: redisUrl, REDIS_METRICS: 'false' })).handler;
+}
 
-async function throughput() {
-  server ??= await startRedis();
-  return (await importThroughput({ REDIS_URL: server.url, REDIS_METRICS: 'false' })).handler;
+/** A Redis URL where nothing listens: a handler that needs no connection never notices. */
+async function nowhere(): Promise<string> {
+  return `redis://127.0.0.1:${await freePort()}`;
 }
 
 describe('GET|POST /api/v1/test/redis', () => {
-  it('runs a load whose counts are consistent and whose percentiles are ordered', async () => {
-    const handler = await throughput();
+  test('runs a load whose counts are consistent and whose percentiles are ordered', async ({
+    redisServer: server,
+  }) => {
+    const handler = await throughput(server.url);
     const response = await handler(
       get({ durationMs: '300', concurrency: '20', op: 'mixed', valueBytes: '64', keyspace: '50' }),
       lambdaContext(10_000),
@@ -74,8 +79,10 @@ describe('GET|POST /api/v1/test/redis', () => {
     expect(Number(await server.cli('TTL', keys[0] ?? ''))).toBeGreaterThan(0);
   });
 
-  it('takes parameters from a JSON body (POST) and from an HTTP API (payload 2.0) event', async () => {
-    const handler = await throughput();
+  test('takes parameters from a JSON body (POST) and from an HTTP API (payload 2.0) event', async ({
+    redisServer,
+  }) => {
+    const handler = await throughput(redisServer.url);
     const viaPost = await handler(
       post('{"durationMs":100,"concurrency":5,"op":"set"}'),
       lambdaContext(10_000),
@@ -100,8 +107,10 @@ describe('GET|POST /api/v1/test/redis', () => {
     });
   });
 
-  it('takes null (JSON) and an empty value (query string) as absent: the default, for every parameter', async () => {
-    const handler = await throughput();
+  test('takes null (JSON) and an empty value (query string) as absent: the default, for every parameter', async ({
+    redisServer,
+  }) => {
+    const handler = await throughput(redisServer.url);
     const defaults = { concurrency: 50, op: 'get', valueBytes: 100, keyspace: 1_000 };
     const nulls = await handler(
       post('{"durationMs":50,"op":null,"concurrency":null,"valueBytes":null,"keyspace":null}'),
@@ -127,8 +136,9 @@ describe('GET|POST /api/v1/test/redis', () => {
     expect((JSON.parse(noDuration.body) as ThroughputReport).params.durationMs).toBe(1_000);
   });
 
-  it('answers 400 to a POST with a query string, naming each parameter in it', async () => {
-    const handler = await throughput();
+  // Parameters are checked before any connection is taken: no Redis is needed for a 400.
+  test('answers 400 to a POST with a query string, naming each parameter in it', async () => {
+    const handler = await throughput(await nowhere());
     const response = await handler(
       postWithQuery({ durationMs: '50', op: 'set' }, '{"durationMs":50}'),
       lambdaContext(10_000),
@@ -143,11 +153,12 @@ describe('GET|POST /api/v1/test/redis', () => {
     expect(JSON.parse(bodyless.body).message).toMatch(/^op: query parameters on a POST/);
   });
 
-  it('stops before the invocation deadline and says so', async () => {
-    const handler = await throughput();
-    const started = Date.now();
+  test('stops before the invocation deadline and says so', async ({ redisServer }) => {
+    const handler = await throughput(redisServer.url);
+    const deadline = Date.now() + 1_500;
     const response = await handler(get({ durationMs: '5000' }), lambdaContext(1_500));
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // Answered before Lambda's deadline: the load stops REPORT_RESERVE_MS (500) before it.
+    expect(Date.now()).toBeLessThan(deadline);
     const r = JSON.parse(response.body) as ThroughputReport;
     expect(response.statusCode).toBe(200);
     expect(r.stoppedEarly).toBe(true);
@@ -182,16 +193,17 @@ describe('GET|POST /api/v1/test/redis', () => {
     ['wrong JSON type', post('{"concurrency":"5x"}'), /concurrency/],
   ];
   for (const [name, event, reason] of bad) {
-    it(`answers 400 naming the parameter: ${name}`, async () => {
-      const handler = await throughput();
+    // Parameters are checked before any connection is taken: no Redis is needed for a 400.
+    test(`answers 400 naming the parameter: ${name}`, async () => {
+      const handler = await throughput(await nowhere());
       const response = await handler(event, lambdaContext());
       expect(response.statusCode).toBe(400);
       expect(JSON.parse(response.body).message).toMatch(reason);
     });
   }
 
-  it('names every bad parameter in one 400', async () => {
-    const handler = await throughput();
+  test('names every bad parameter in one 400', async () => {
+    const handler = await throughput(await nowhere());
     const response = await handler(
       get({ durationMs: 'x', concurrency: '0', op: 'del' }),
       lambdaContext(),

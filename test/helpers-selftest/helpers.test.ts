@@ -3,28 +3,18 @@
 
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import {
-  makeTlsMaterial,
-  type RedisServer,
-  startCluster,
-  startRedis,
-  stopAll,
-} from '../helpers/redis-server.js';
+import { describe, expect } from 'vitest';
+import { test } from '../helpers/fixtures.js';
+import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
-afterAll(stopAll);
-
-/** Pids of every server started here, to check that none outlives stopAll(). */
-const startedPids: number[] = [];
-
-function remember(server: RedisServer): RedisServer {
-  if (server.pid !== undefined) startedPids.push(server.pid);
-  return server;
-}
+/** Creating a cluster (three servers, redis-cli, gossip until every node agrees) can take
+ * half a minute on a loaded machine. */
+const CLUSTER_TEST_MS = 90_000;
 
 /** A client that never retries and gives up fast, so a dead or mute server fails the call. */
 function client(port: number, options: RedisOptions = {}): Redis {
@@ -75,8 +65,8 @@ async function waitForDeath(pid: number, timeoutMs: number): Promise<boolean> {
 }
 
 describe('startRedis', () => {
-  it('stops, kills and restarts on the same port, keeping its dir', async () => {
-    const server = remember(await startRedis({ args: ['--appendonly', 'yes'] }));
+  test('stops, kills and restarts on the same port, keeping its dir', async ({ startServer }) => {
+    const server = await startServer({ args: ['--appendonly', 'yes'] });
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     expect(await ping(server.port)).toBe('PONG');
     expect(await server.cli('SET', 'k', 'v')).toBe('OK');
@@ -89,23 +79,20 @@ describe('startRedis', () => {
     await expect(ping(server.port)).rejects.toThrow();
 
     await server.restart();
-    remember(server);
     expect(await ping(server.port)).toBe('PONG');
     expect(await server.cli('GET', 'k')).toBe('v'); // the AOF in dir survived the stop
 
     await server.kill();
     await expect(ping(server.port)).rejects.toThrow();
     await server.restart();
-    remember(server);
     expect(await ping(server.port)).toBe('PONG');
   });
 
-  it('lists clients without its own helper connections', async () => {
-    const server = remember(await startRedis());
-    const probe = client(server.port, { connectionName: 'probe' });
+  test('lists clients without its own helper connections', async ({ redisServer }) => {
+    const probe = client(redisServer.port, { connectionName: 'probe' });
     await probe.connect();
     try {
-      const clients = await server.clientList();
+      const clients = await redisServer.clientList();
       expect(clients).toHaveLength(1);
       expect(clients[0]).toMatchObject({ name: 'probe', db: '0' });
       expect(clients[0]?.addr).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -115,15 +102,15 @@ describe('startRedis', () => {
     }
   });
 
-  it('closes its helper connections before resolving', async () => {
-    const server = remember(await startRedis({ args: ['--maxclients', '2'] }));
+  test('closes its helper connections before resolving', async ({ startServer }) => {
+    const server = await startServer({ args: ['--maxclients', '2'] });
     await server.cli('PING');
     // Only the INFO connection itself: neither the start probe nor the PING one lingers.
     expect(await server.cli('INFO', 'clients')).toMatch(/^connected_clients:1\r?$/m);
     expect(await ping(server.port)).toBe('PONG');
   });
 
-  it('fails on a taken fixed port with the log tail in the error', async () => {
+  test('fails on a taken fixed port with the log tail in the error', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
     const address = blocker.address();
@@ -135,14 +122,13 @@ describe('startRedis', () => {
     }
   });
 
-  it('pause makes it mute and resume brings it back', async () => {
-    const server = remember(await startRedis());
-    const redis = client(server.port, { commandTimeout: 300 });
+  test('pause makes it mute and resume brings it back', async ({ redisServer }) => {
+    const redis = client(redisServer.port, { commandTimeout: 300 });
     await redis.connect();
     try {
-      server.pause();
+      redisServer.pause();
       await expect(redis.ping()).rejects.toThrow(/timed out/i);
-      server.resume();
+      redisServer.resume();
       expect(await redis.ping()).toBe('PONG');
     } finally {
       redis.disconnect();
@@ -151,20 +137,22 @@ describe('startRedis', () => {
 });
 
 describe('TLS', () => {
-  it('answers over TLS with the CA and refuses plain connections', async () => {
-    const tls = await makeTlsMaterial();
-    const server = remember(await startRedis({ tls }));
-    expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
-    expect(await ping(server.port, { tls: { ca: readFileSync(tls.caFile) } })).toBe('PONG');
-    await expect(ping(server.port)).rejects.toThrow();
-    expect(await server.cli('PING')).toBe('PONG');
+  test.override({ redisTls: true });
+
+  test('answers over TLS with the CA and refuses plain connections', async ({ redisServer }) => {
+    const tls = redisServer.tls;
+    if (tls === undefined) throw new Error('redisTls: true gave a plaintext server');
+    expect(redisServer.url).toBe(`rediss://127.0.0.1:${redisServer.port}`);
+    expect(await ping(redisServer.port, { tls: { ca: readFileSync(tls.caFile) } })).toBe('PONG');
+    await expect(ping(redisServer.port)).rejects.toThrow();
+    expect(await redisServer.cli('PING')).toBe('PONG');
   });
 });
 
 describe('startCluster', () => {
-  it('creates a healthy cluster of 3 masters that a cluster client can use', async () => {
-    const cluster = await startCluster();
-    cluster.nodes.forEach(remember);
+  test('creates a healthy cluster of 3 masters that a cluster client can use', {
+    timeout: CLUSTER_TEST_MS,
+  }, async ({ redisCluster: cluster }) => {
     expect(cluster.ports).toHaveLength(3);
     for (const node of cluster.nodes) {
       expect(await node.cli('CLUSTER', 'INFO')).toMatch(/^cluster_state:ok/m);
@@ -186,7 +174,6 @@ describe('startCluster', () => {
     } finally {
       redis.disconnect();
     }
-    await cluster.stop();
   });
 });
 
@@ -211,9 +198,10 @@ function nextData(socket: Socket, ms: number): Promise<string | undefined> {
 }
 
 describe('startTcpProxy', () => {
-  it('forwards, blackholes without closing, retargets new connections and drops all', async () => {
-    const first = remember(await startRedis());
-    const second = remember(await startRedis());
+  test('forwards, blackholes without closing, retargets new connections and drops all', async ({
+    startServer,
+  }) => {
+    const [first, second] = await Promise.all([startServer(), startServer()]);
     await first.cli('SET', 'who', 'first');
     await second.cli('SET', 'who', 'second');
     const proxy = await startTcpProxy(first.port);
@@ -234,7 +222,7 @@ describe('startTcpProxy', () => {
       expect(proxy.connectionCount()).toBe(2);
       expect((await first.clientList()).map((c) => c.name)).toContain('via-proxy');
       proxy.blackhole(false);
-      expect(await nextData(raw, 2_000)).toBe('+PONG\r\n'); // held back, not dropped
+      expect(await nextData(raw, 5_000)).toBe('+PONG\r\n'); // held back, not dropped
       expect(await viaProxy.ping()).toBe('PONG');
       raw.destroy();
 
@@ -260,13 +248,14 @@ describe('startTcpProxy', () => {
   });
 });
 
-/** Start a server in a plain `node` child (type stripping loads the helper) and end the child
- * either normally or by SIGKILL; returns the server's pid. */
-function startInChild(mode: 'exit' | 'sigkill'): Promise<number> {
+/** Start a server in a plain `node` child (tsx's loader resolves the helper's and the
+ * launcher's `.js` imports to their `.ts` files) and end the child either normally or by
+ * SIGKILL; returns the server's pid and dir. */
+function startInChild(mode: 'exit' | 'sigkill'): Promise<{ pid: number; dir: string }> {
   const script = `
     const { startRedis } = await import(process.env.HELPER);
     const server = await startRedis();
-    process.stdout.write(server.pid + '\\n');
+    process.stdout.write(JSON.stringify({ pid: server.pid, dir: server.dir }) + '\\n');
     if (process.env.MODE === 'sigkill') process.kill(process.pid, 'SIGKILL');
     else process.exit(0);`;
   // Without VITEST_POOL_ID the child draws ports from the whole range, not from our slice.
@@ -275,31 +264,90 @@ function startInChild(mode: 'exit' | 'sigkill'): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--no-warnings', '--input-type=module', '-e', script],
-      { env: { ...env, HELPER: helper, MODE: mode }, timeout: 15_000 },
+      ['--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
+      { env: { ...env, HELPER: helper, MODE: mode }, timeout: 20_000 },
       (error, stdout, stderr) => {
-        const pid = Number(stdout.trim());
-        if (Number.isInteger(pid) && pid > 0) resolve(pid);
-        else reject(new Error(`child failed: ${error?.message}\n${stderr}`));
+        try {
+          const started = JSON.parse(stdout.trim()) as { pid: number; dir: string };
+          if (Number.isInteger(started.pid) && started.pid > 0) return resolve(started);
+        } catch {
+          // Reported below.
+        }
+        reject(new Error(`child failed: ${error?.message}\n${stdout}${stderr}`));
       },
     );
   });
 }
 
+/** What a fixture started, seen from the test that got it, for the test after it. */
+const fromPreviousTest: Array<{ what: string; pid: number; dir: string }> = [];
+
+function record(what: string, server: RedisServer): void {
+  if (server.pid === undefined) throw new Error(`${what} is not running`);
+  fromPreviousTest.push({ what, pid: server.pid, dir: server.dir });
+}
+
+describe('fixtures', () => {
+  test('give each test its own servers', { timeout: CLUSTER_TEST_MS }, async ({
+    redisServer,
+    startServer,
+    redisCluster,
+  }) => {
+    const extra = await startServer({ args: ['--maxclients', '7'] });
+    record('redisServer', redisServer);
+    record('startServer', extra);
+    redisCluster.nodes.forEach((node, i) => {
+      record(`redisCluster node ${i}`, node);
+    });
+    expect(new Set(fromPreviousTest.map((s) => s.pid)).size).toBe(5);
+    expect(await extra.cli('CONFIG', 'GET', 'maxclients')).toBe('maxclients\n7');
+    expect(await redisServer.cli('CONFIG', 'GET', 'maxclients')).toBe('maxclients\n10000');
+  });
+
+  test('and stop them, dirs removed, once it has ended', async () => {
+    expect(fromPreviousTest).toHaveLength(5);
+    for (const { what, pid, dir } of fromPreviousTest) {
+      expect(isAlive(pid), `${what} (pid ${pid})`).toBe(false);
+      expect(existsSync(dir), `${what}'s dir`).toBe(false);
+    }
+  });
+
+  describe('with options for the suite', () => {
+    test.override({ redisArgs: ['--maxclients', '5'] });
+
+    test('redisArgs reach redisServer', async ({ redisServer }) => {
+      expect(await redisServer.cli('CONFIG', 'GET', 'maxclients')).toBe('maxclients\n5');
+      expect(redisServer.tls).toBeUndefined();
+    });
+  });
+});
+
 describe('cleanup', () => {
-  it('the exit hook kills servers a process forgot to stop', async () => {
-    const pid = await startInChild('exit');
-    expect(await waitForDeath(pid, 2_000)).toBe(true);
-  });
-
-  it('the watchdog kills servers of a process that was SIGKILLed', async () => {
-    const pid = await startInChild('sigkill');
+  test('the exit hook kills servers a process forgot to stop and removes their dirs', async () => {
+    const { pid, dir } = await startInChild('exit');
     expect(await waitForDeath(pid, 5_000)).toBe(true);
+    // Only the hook removes the dir (the parent-death signal, below, kills but removes nothing).
+    expect(existsSync(dir)).toBe(false);
   });
 
-  it('stopAll ends every server started here', async () => {
+  test('the parent-death signal kills servers of a process that was SIGKILLed', async () => {
+    const { pid, dir } = await startInChild('sigkill');
+    try {
+      expect(await waitForDeath(pid, 5_000)).toBe(true);
+    } finally {
+      // A SIGKILLed process runs no hook: its server's dir is left behind.
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('stopAll ends every server started by hand and removes their dirs', async () => {
+    const servers = await Promise.all([
+      startRedis(),
+      startRedis({ args: ['--appendonly', 'yes'] }),
+    ]);
+    const started = servers.map((s) => ({ pid: s.pid ?? 0, dir: s.dir }));
+    expect(started.filter((s) => isAlive(s.pid))).toHaveLength(2);
     await stopAll();
-    expect(startedPids.length).toBeGreaterThan(5);
-    expect(startedPids.filter(isAlive)).toEqual([]);
+    expect(started.filter((s) => isAlive(s.pid) || existsSync(s.dir))).toEqual([]);
   });
 });

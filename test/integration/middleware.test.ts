@@ -26,19 +26,41 @@ import {
 import { cleanupRedisPool, type MiddyRedisContext, redisPool } from '../../src/middy.js';
 import { captureStdout, type EmfDocument, lambdaContext, metric } from '../helpers/lambda.js';
 import { type RedisServer, startRedis, stopAll } from '../helpers/redis-server.js';
+import { gate, settlesBefore } from './ordering.js';
 
 afterEach(closeRedisPools);
 afterAll(stopAll);
 
 const NAMESPACE = 'LambdaRedisPoolTest';
 
+/**
+ * The command timeout of pools whose test is not about it. The library's 1 s default suits a
+ * round trip inside a VPC, but a loaded 2-core test machine can leave a reply unread that long,
+ * and the connection would be declared dead under a test that never meant to lose it (seen at
+ * load 48: an exclusive lease's RESET on release). Tests of the timeout set their own.
+ */
+const COMMAND_TIMEOUT_MS = 10_000;
+
 /** Pool options for one test's own server: a distinct options object means a distinct pool. */
 function poolOptions(server: RedisServer, extra: RedisPoolOptions = {}): RedisPoolOptions {
-  return { url: server.url, metricsNamespace: NAMESPACE, ...extra };
+  return {
+    url: server.url,
+    metricsNamespace: NAMESPACE,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    ...extra,
+  };
 }
 
 const sum = (docs: EmfDocument[], name: string) =>
   docs.reduce((total, d) => total + metric(d, name), 0);
+
+/**
+ * Lambda budget and early timeout for the early-timeout tests: seconds, so that acquiring (the
+ * pool's deadline is 250 ms before Lambda's) fits on a loaded machine; the handlers wait on a
+ * gate, so they are still running when the early timeout comes, whenever that is.
+ */
+const BUDGET_MS = 3_000;
+const EARLY_MS = 2_000;
 
 describe('withRedisPool', () => {
   it('1,000 sequential invocations create one connection; every one after the first reuses it', async () => {
@@ -138,19 +160,25 @@ describe('withRedisPool', () => {
 
   it('a connection-level error destroys the connection; the next invocation gets a new one', async () => {
     const server = await startRedis();
-    const options = poolOptions(server, { commandTimeoutMs: 100 });
+    // A second (the default), not 100 ms: the handshake and the next invocation's PING must
+    // answer within it too. The server is paused for as long as the timeout takes, rather than
+    // put to sleep for a fixed time that must outlast it, and resumed before the next connect.
+    const options = poolOptions(server, { commandTimeoutMs: 1_000 });
     const handler = withRedisPool(
-      async (event: { sleep: boolean }, context: RedisContext) =>
-        event.sleep ? context.redis.call('DEBUG', 'SLEEP', '0.3') : context.redis.ping(),
+      async (event: { pause: boolean }, context: RedisContext) => {
+        if (event.pause) server.pause();
+        return context.redis.ping();
+      },
       { pool: options },
     );
     const error = await captureStdout(() =>
-      handler({ sleep: true }, lambdaContext()).catch((e: unknown) => e),
+      handler({ pause: true }, lambdaContext()).catch((e: unknown) => e),
     );
+    server.resume();
     // No reply within the command timeout: ioredis closes the connection under the command.
     expect(String(error.result)).toMatch(/Connection is closed/);
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
-    const next = await captureStdout(() => handler({ sleep: false }, lambdaContext()));
+    const next = await captureStdout(() => handler({ pause: false }, lambdaContext()));
     expect(next.result).toBe('PONG');
     expect(metric(next.emf[0] as EmfDocument, METRIC_NAMES.connectionReused)).toBe(0);
     expect(getRedisPool(options).stats()).toMatchObject({ connectionsCreated: 2, reconnects: 1 });
@@ -195,16 +223,21 @@ describe('withRedisPool', () => {
       { pool: options },
     );
     const remaining = 600;
-    const started = Date.now();
-    const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(remaining)).catch((e: unknown) => e),
-    );
-    const took = Date.now() - started;
+    const { result, emf } = await captureStdout(async () => {
+      const context = lambdaContext(remaining);
+      const outcome = handler({}, context).catch((e: unknown) => e);
+      // The default margin keeps 250 ms of the 600 for the handler's error path: the acquire's
+      // deadline timer is due before a sentinel 100 ms before Lambda's deadline, however late
+      // both fire; an acquire that waited for the connect or acquire timeout would lose.
+      expect(
+        await settlesBefore(outcome, remaining - 100),
+        "answered before a sentinel 100 ms before Lambda's deadline",
+      ).toBe(true);
+      return outcome;
+    });
     server.resume();
     expect(result).toBeInstanceOf(RedisPoolError);
     expect(called).toBe(false);
-    // The default margin keeps 250 ms of the 600 for the handler's error path.
-    expect(took).toBeLessThan(remaining - 100);
     expect(metric(emf[0] as EmfDocument, METRIC_NAMES.acquireErrors)).toBe(1);
   });
 
@@ -244,46 +277,72 @@ describe('withRedisPool', () => {
   it('answers a handler still running at the early timeout with DeadlineError and flushes once', async () => {
     const server = await startRedis();
     const options = poolOptions(server);
+    const running = gate();
     const handler = withRedisPool(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
-        await new Promise((r) => setTimeout(r, 1_000));
+        await running.wait;
       },
-      { pool: options, timeoutEarlyMs: 50 },
+      { pool: options, timeoutEarlyMs: EARLY_MS },
     );
-    const started = Date.now();
-    const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300)).catch((e: unknown) => e),
-    );
-    expect((result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
-    expect(Date.now() - started).toBeLessThan(300);
-    expect(emf).toHaveLength(1);
-    expect(getRedisPool(options).stats().active).toBe(0);
+    await handler.pool.warm(); // the invocation below measures the early timeout, not a connect
+    try {
+      const { result, emf } = await captureStdout(async () => {
+        const context = lambdaContext(BUDGET_MS);
+        const outcome = handler({}, context).catch((e: unknown) => e);
+        // Answered before Lambda's deadline: the early timeout is due before this sentinel;
+        // without it the handler would run on until the gate opens.
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+      expect((result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      expect(emf).toHaveLength(1);
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
   });
 
   it('after an early timeout, an exclusive connection the handler may still use is destroyed', async () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
+    const running = gate();
     const slow = async (_e: unknown, context: RedisContext) => {
       await context.redis.ping();
-      await new Promise((r) => setTimeout(r, 400));
+      await running.wait;
     };
-    const early = withRedisPool(slow, { pool: options, exclusive: true, timeoutEarlyMs: 100 });
-    const viaMiddy = middy(slow, { timeoutEarlyInMillis: 100 }).use(
+    const early = withRedisPool(slow, {
+      pool: options,
+      exclusive: true,
+      timeoutEarlyMs: EARLY_MS,
+    });
+    const viaMiddy = middy(slow, { timeoutEarlyInMillis: EARLY_MS }).use(
       redisPool({ pool: options, exclusive: true }),
     );
-    const first = await captureStdout(() => early({}, lambdaContext(300)).catch((e: unknown) => e));
-    expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
-    expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
-    const second = await captureStdout(() =>
-      viaMiddy({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
-    );
-    expect((second.result as Error).name).toBe('TimeoutError');
-    // Not handed on to the next invocation: each early-timed-out lease took its connection along.
-    expect(getRedisPool(options).stats()).toMatchObject({
-      connectionsLost: 2,
-      connectionsCreated: 2,
-    });
+    /** Runs one invocation, which must be answered (early) before Lambda's deadline. */
+    const answered = (invoke: () => Promise<unknown>) =>
+      captureStdout(async () => {
+        const outcome = invoke().catch((e: unknown) => e);
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+    try {
+      const first = await answered(() => early({}, lambdaContext(BUDGET_MS)));
+      expect((first.result as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      expect(getRedisPool(options).stats()).toMatchObject({ connectionsLost: 1, active: 0 });
+      const second = await answered(() =>
+        viaMiddy({}, lambdaContext(BUDGET_MS) as MiddyRedisContext),
+      );
+      expect((second.result as Error).name).toBe('TimeoutError');
+      // Not handed on to the next invocation: each early-timed-out lease took its connection
+      // along.
+      expect(getRedisPool(options).stats()).toMatchObject({
+        connectionsLost: 2,
+        connectionsCreated: 2,
+      });
+    } finally {
+      running.open();
+    }
   });
 });
 
@@ -429,11 +488,15 @@ describe('redisPool() middy middleware', () => {
     const normal = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => context.redis.ping(),
     ).use(redisPool({ pool: options, exclusive: true }));
-    const first = await captureStdout(() => leaky({}, lambdaContext(200) as MiddyRedisContext));
+    // Seconds to acquire in (not 200 ms, which a load spike could spend on the connect alone);
+    // the test then waits until that deadline has passed, however long it took to get here.
+    const abandonedContext = lambdaContext(2_000) as MiddyRedisContext;
+    const first = await captureStdout(() => leaky({}, abandonedContext));
     expect(first.result).toBe('early');
     expect(first.emf).toHaveLength(0);
     expect(getRedisPool(options).stats().active).toBe(1);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, abandonedContext.getRemainingTimeInMillis() + 10));
+    expect(abandonedContext.getRemainingTimeInMillis()).toBe(0);
     // Another invocation of the same wrapper reclaims it; a different wrapper waits for it.
     const second = await captureStdout(() => leaky({}, lambdaContext() as MiddyRedisContext));
     expect(second.emf).toHaveLength(1); // the abandoned invocation's document, flushed once
@@ -447,19 +510,30 @@ describe('redisPool() middy middleware', () => {
   it("middy's early timeout still releases and flushes once", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
+    const running = gate();
+    const middleware = redisPool({ pool: options });
     const handler = middy<unknown, unknown, Error, MiddyRedisContext>(
       async (_e: unknown, context: RedisContext) => {
         await context.redis.ping();
-        await new Promise((r) => setTimeout(r, 1_000));
+        await running.wait;
       },
-      { timeoutEarlyInMillis: 50 },
-    ).use(redisPool({ pool: options }));
-    const { result, emf } = await captureStdout(() =>
-      handler({}, lambdaContext(300) as MiddyRedisContext).catch((e: unknown) => e),
-    );
-    expect((result as Error).name).toBe('TimeoutError');
-    expect(emf).toHaveLength(1);
-    expect(getRedisPool(options).stats().active).toBe(0);
+      { timeoutEarlyInMillis: EARLY_MS },
+    ).use(middleware);
+    await middleware.pool.warm(); // the invocation below is about the early timeout, not a connect
+    try {
+      const { result, emf } = await captureStdout(async () => {
+        const outcome = handler({}, lambdaContext(BUDGET_MS) as MiddyRedisContext).catch(
+          (e: unknown) => e,
+        );
+        expect(await settlesBefore(outcome, BUDGET_MS), 'answered before the deadline').toBe(true);
+        return outcome;
+      });
+      expect((result as Error).name).toBe('TimeoutError');
+      expect(emf).toHaveLength(1);
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
   });
 
   it("with the user's own Powertools Metrics, the pool's metrics land in the user's single document", async () => {
@@ -510,7 +584,9 @@ describe('errors carry an HTTP status, for middy error handlers', () => {
     const handler = middy(async () => ({ statusCode: 200, body: 'unreachable' }))
       .use(httpErrorHandler({ logger: false }))
       .use(redisPool({ pool: options }));
-    const response = (await handler({}, lambdaContext(600) as MiddyRedisContext)) as {
+    // Seconds, so that the first refused connect lands inside the acquire's deadline even on a
+    // loaded machine: a deadline that passed before any attempt failed tells another story.
+    const response = (await handler({}, lambdaContext(2_000) as MiddyRedisContext)) as {
       statusCode: number;
       body: string;
     };

@@ -1,16 +1,26 @@
-/** TLS (rediss://) and cluster mode, against real redis-server processes started here. */
-import { afterAll, describe, expect, it } from 'vitest';
+/** TLS (rediss://) and cluster mode, against real redis-server processes started per test. */
+import { describe, expect } from 'vitest';
 import { RedisPool, RedisUnavailableError } from '../../src/index.js';
-import { makeTlsMaterial, startCluster, startRedis, stopAll } from '../helpers/redis-server.js';
+import { test } from '../helpers/fixtures.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
-afterAll(stopAll);
+/** Creating a cluster (three servers, redis-cli, gossip until every node agrees) can take
+ * half a minute on a loaded machine. */
+const CLUSTER_TEST_MS = 90_000;
+
+function caFileOf(server: RedisServer): string {
+  if (server.tls === undefined) throw new Error(`${server.url} has no TLS`);
+  return server.tls.caFile;
+}
 
 describe('TLS', () => {
-  it('rediss:// with the CA that signed the server certificate works', async () => {
-    const tls = await makeTlsMaterial();
-    const server = await startRedis({ tls });
-    expect(server.url.startsWith('rediss://')).toBe(true);
-    const pool = new RedisPool({ url: server.url, tlsCaFile: tls.caFile }, {});
+  test.override({ redisTls: true });
+
+  test('rediss:// with the CA that signed the server certificate works', async ({
+    redisServer,
+  }) => {
+    expect(redisServer.url.startsWith('rediss://')).toBe(true);
+    const pool = new RedisPool({ url: redisServer.url, tlsCaFile: caFileOf(redisServer) }, {});
     try {
       const lease = await pool.acquire();
       expect(await lease.redis.set('over-tls', 'yes')).toBe('OK');
@@ -21,11 +31,12 @@ describe('TLS', () => {
     }
   });
 
-  it('with the wrong CA it fails closed, with a clear error', async () => {
-    const [tls, other] = await Promise.all([makeTlsMaterial(), makeTlsMaterial()]);
-    const server = await startRedis({ tls });
+  test('with the wrong CA it fails closed, with a clear error', async ({
+    redisServer,
+    tlsMaterial: other,
+  }) => {
     const pool = new RedisPool(
-      { url: server.url, tlsCaFile: other.caFile, retryBaseMs: 10_000, retryMaxMs: 10_000 },
+      { url: redisServer.url, tlsCaFile: other.caFile, retryBaseMs: 10_000, retryMaxMs: 10_000 },
       {},
     );
     try {
@@ -41,12 +52,10 @@ describe('TLS', () => {
     }
   });
 
-  it('a plain redis:// client cannot talk to the TLS-only server', async () => {
-    const tls = await makeTlsMaterial();
-    const server = await startRedis({ tls });
+  test('a plain redis:// client cannot talk to the TLS-only server', async ({ redisServer }) => {
     const pool = new RedisPool(
       {
-        url: `redis://127.0.0.1:${server.port}`,
+        url: `redis://127.0.0.1:${redisServer.port}`,
         connectTimeoutMs: 500,
         retryBaseMs: 10_000,
         retryMaxMs: 10_000,
@@ -62,9 +71,13 @@ describe('TLS', () => {
 });
 
 describe('cluster mode', () => {
-  it('serves shared leases across the slots of a 3-master cluster', async () => {
-    const cluster = await startCluster(3);
-    const pool = new RedisPool({ url: `redis://127.0.0.1:${cluster.ports[0]}`, cluster: true }, {});
+  test('serves shared leases across the slots of a 3-master cluster', {
+    timeout: CLUSTER_TEST_MS,
+  }, async ({ redisCluster }) => {
+    const pool = new RedisPool(
+      { url: `redis://127.0.0.1:${redisCluster.ports[0]}`, cluster: true },
+      {},
+    );
     try {
       const keys = Array.from({ length: 300 }, (_, i) => `key:${i}`);
       const leases = await Promise.all(keys.map(() => pool.acquire()));
@@ -74,13 +87,12 @@ describe('cluster mode', () => {
       await Promise.all(leases.map((l) => l.release()));
 
       // Every master holds part of the keys: the slots really are spread.
-      const perNode = await Promise.all(cluster.nodes.map((node) => node.cli('DBSIZE')));
+      const perNode = await Promise.all(redisCluster.nodes.map((node) => node.cli('DBSIZE')));
       expect(perNode.map(Number).every((n) => n > 0)).toBe(true);
       expect(perNode.map(Number).reduce((a, b) => a + b, 0)).toBe(300);
       expect(pool.stats().connectionsCreated).toBe(1);
     } finally {
       await pool.close();
-      await cluster.stop();
     }
   });
 });

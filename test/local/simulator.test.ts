@@ -29,7 +29,13 @@ afterEach(async () => {
 });
 
 async function simulate(name: string, options: Omit<SimulatorOptions, 'entry'> = {}) {
-  const sim = await LambdaSimulator.start({ entry: fixture(name), ...options });
+  // Not Lambda's 10 s: a loaded machine can take longer to start a runtime, and no test here
+  // is about the init phase's limit.
+  const sim = await LambdaSimulator.start({
+    entry: fixture(name),
+    initTimeoutMs: 60_000,
+    ...options,
+  });
   running.push(sim);
   return sim;
 }
@@ -87,10 +93,13 @@ describe('cold and warm starts', () => {
   test('getRemainingTimeInMillis() counts down from timeoutMs', async () => {
     const sim = await simulate('counter', { timeoutMs: 2000 });
 
-    const { remaining } = resultOf<Counted>(await sim.invoke({}));
+    const report = await sim.invoke({});
+    const { remaining } = resultOf<Counted>(report);
 
+    // The 2000 ms start when the event is handed out; the handler read what was left at some
+    // point before it answered, durationMs later (2 ms for the two processes' clock readings).
     expect(remaining).toBeLessThanOrEqual(2000);
-    expect(remaining).toBeGreaterThan(1500);
+    expect(remaining).toBeGreaterThanOrEqual(2000 - report.durationMs - 2);
   });
 
   test('a module that throws while loading fails its cold start with an init error', async () => {
@@ -136,15 +145,14 @@ describe('errors and timeouts', () => {
       timedOut: true,
       error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 0.30 seconds' },
     });
-    // At the deadline, not when the handler would have ended (no absolute bound: timers fire
-    // late on a loaded machine).
+    // Reported at the deadline: not before it, and not when the handler would have answered.
     expect(late.durationMs).toBeGreaterThanOrEqual(299);
-    expect(late.durationMs).toBeLessThan(5_000);
+    expect(late.durationMs).toBeLessThan(5000);
     const dead = await sim.waitFor((env) => env.id === late.environmentId && env.state === 'dead');
     expect(processState(dead.pid)).toBeUndefined();
 
-    // The next invocation gets a new environment. (Its own 300 ms may run out on a loaded
-    // machine, so its result is not what is checked.)
+    // The next one cold-starts in a new process. (Whether a cold runtime on a loaded machine
+    // answers within 300 ms is not the question here.)
     const after = await sim.invoke({ ms: 1 });
     expect(after.coldStart).toBe(true);
     expect(after.environmentId).not.toBe(late.environmentId);
@@ -254,19 +262,25 @@ describe('concurrency', () => {
     const used = reports.map((r) => r.environmentId);
     expect(new Set(used).size).toBe(2);
     expect(sim.environments()).toHaveLength(2);
-    // The two queued went to whichever environment had room first: two each, or three and one
-    // when env-2's cold start outlasts env-1's first run on a loaded machine.
-    const counts = sim.environments().map((env) => env.invocations);
-    expect(counts.reduce((a, b) => a + b)).toBe(4);
-    // Each environment ran its invocations one after the other.
+    // Two waited for room. Which environment had room first is up to the machine (one may be
+    // slow to start), so not "two each": but no environment ever ran two at once, so on each
+    // one every invocation started only after the one before it had ended, and its module
+    // counted them 1, 2, … in that order.
+    expect(sim.environments().reduce((sum, env) => sum + env.invocations, 0)).toBe(4);
     for (const env of sim.environments()) {
-      const ran = reports
+      const onEnv = reports
         .filter((r) => r.environmentId === env.id)
         .map((r) => resultOf<Slept>(r))
         .sort((a, b) => a.count - b.count);
-      expect(ran.map((s) => s.count)).toEqual(ran.map((_, i) => i + 1));
-      for (let i = 1; i < ran.length; i++) {
-        expect(ran[i]?.startedAt).toBeGreaterThanOrEqual(ran[i - 1]?.endedAt ?? Number.NaN);
+      expect(onEnv.length, env.id).toBe(env.invocations);
+      expect(
+        onEnv.map((s) => s.count),
+        env.id,
+      ).toEqual(onEnv.map((_, i) => i + 1));
+      for (let i = 1; i < onEnv.length; i++) {
+        expect(onEnv[i]?.startedAt, env.id).toBeGreaterThanOrEqual(
+          onEnv[i - 1]?.endedAt ?? Number.NaN,
+        );
       }
     }
 
@@ -276,23 +290,24 @@ describe('concurrency', () => {
   });
 
   test('with perEnvironmentConcurrency 4 one environment serves all four at once', async () => {
-    const sim = await simulate('sleeper', {
+    const sim = await simulate('barrier', {
       perEnvironmentConcurrency: 4,
+      timeoutMs: 10_000,
       // One worker thread: all four share one module instance (see the report's notes).
       env: { AWS_LAMBDA_NODEJS_WORKER_COUNT: '1' },
     });
 
-    const reports = await fourAtOnce(sim, 300);
+    const reports = await Promise.all(
+      [1, 2, 3, 4].map(() => sim.invoke({ parties: 4, waitMs: 5_000 })),
+    );
 
     expect(new Set(reports.map((r) => r.environmentId)).size).toBe(1);
     expect(sim.environments()).toHaveLength(1);
-    const slept = reports.map((r) => resultOf<Slept>(r));
-    expect(new Set(slept.map((s) => s.pid)).size).toBe(1);
-    expect(slept.map((s) => s.count).sort()).toEqual([1, 2, 3, 4]);
-    // They overlapped: every one started before any one ended.
-    const lastStart = Math.max(...slept.map((s) => s.startedAt));
-    const firstEnd = Math.min(...slept.map((s) => s.endedAt));
-    expect(lastStart).toBeLessThan(firstEnd);
+    const met = reports.map((r) => resultOf<{ pid: number; arrival: number; met: boolean }>(r));
+    expect(new Set(met.map((m) => m.pid)).size).toBe(1);
+    expect(met.map((m) => m.arrival).sort()).toEqual([1, 2, 3, 4]);
+    // They overlapped: each was in the handler while the other three were too.
+    expect(met.map((m) => m.met)).toEqual([true, true, true, true]);
   });
 });
 
@@ -403,10 +418,40 @@ describe('stop', () => {
     await expect(sim.invoke({ ms: 1 })).rejects.toThrow('stopped');
   });
 
+  test('an invocation nobody awaits is no unhandled rejection when its environment goes or the simulator stops', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sim = await simulate('sleeper', { maxEnvironments: 1 });
+      const busy = sim.invoke({ ms: 10_000 });
+      const env = await sim.waitFor((e) => e.state === 'busy');
+      // Both wait for room on the busy environment; only one has a caller left.
+      const awaited = sim.invoke({ ms: 1 }, { environmentId: env.id });
+      void sim.invoke({ ms: 1 }, { environmentId: env.id });
+      expect(sim.sendSignal(env.id, 'SIGKILL')).toBe(true);
+      expect((await busy).error?.errorType).toBe('Runtime.ExitError');
+      await expect(awaited).rejects.toThrow(`environment ${env.id} is gone`);
+
+      const busyAgain = sim.invoke({ ms: 10_000 });
+      await sim.waitFor((e) => e.id !== env.id && e.state === 'busy');
+      void sim.invoke({ ms: 1 }); // waits for room, which never comes: stop() rejects it
+      await sim.stop();
+      expect((await busyAgain).error?.errorType).toBe('Runtime.ExitError');
+      void sim.invoke({ ms: 1 }); // refused at once
+      // Node reports unhandled rejections after the microtasks of the current macrotask.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   describe.each(['exit', 'hang'] as const)('when the parent process %ss', (mode) => {
     // 'exit': the parent exits without stop(); its 'exit' hook kills the environments.
     // 'hang': the parent is SIGKILLed; the kernel's parent-death signal (setpriv) kills them.
-    test('no environment outlives it', async () => {
+    // Bundling, a parent process and its two runtimes: slow on a loaded machine.
+    test('no environment outlives it', { timeout: 90_000 }, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'orphan-parent-'));
       try {
         const script = await bundleParent(dir);

@@ -26,7 +26,7 @@ async function node(args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, args, {
     cwd: project,
     env: { ...process.env, POWERTOOLS_DEV: 'false', REDIS_METRICS: 'false' },
-    timeout: 30_000,
+    timeout: 60_000,
   });
   return stdout.trim();
 }
@@ -72,7 +72,7 @@ afterAll(async () => {
   if (project) await rm(project, { recursive: true, force: true });
 });
 
-describe('the published package', () => {
+describe('the published package', { timeout: 120_000 }, () => {
   test('ships the library only: dist, types, README, LICENSE, CHANGELOG', () => {
     expect(files).toContain('dist/esm/index.js');
     expect(files).toContain('dist/cjs/index.js');
@@ -226,11 +226,11 @@ ${body}`,
     await expect(
       run(process.execPath, [join(project, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
         cwd: project,
-        timeout: 120_000,
+        timeout: 170_000,
       }),
     ).resolves.toBeDefined();
     // And the installed tree really has no aws-lambda types for the check above to lean on.
     const scoped = await readdir(join(project, 'node_modules/@types'));
     expect(scoped).not.toContain('aws-lambda');
-  });
+  }, 180_000);
 });

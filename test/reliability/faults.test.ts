@@ -4,15 +4,18 @@
  * ElastiCache-style failover, a server at maxclients, and 50 environments cold-starting
  * while Redis is down.
  */
+
+import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import type { InvocationReport, LambdaSimulator } from '../../local/index.js';
 import { METRIC_NAMES } from '../../src/index.js';
-import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { test } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { figure, invoke, startFunction, stopFunctions } from './support.js';
+import { figure, invoke, startFunction, stopFunctions, warmEnvironments } from './support.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -20,7 +23,6 @@ afterEach(async () => {
   await stopFunctions();
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 });
-afterAll(stopAll);
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -38,6 +40,8 @@ interface Outcome {
   end: number;
   /** Connect attempts that failed in this environment since its previous report (EMF). */
   failedAttempts: number;
+  /** RedisUnavailableError's "next attempt in N ms": when the pool will try again. */
+  retryInMs: number | undefined;
 }
 
 async function run(
@@ -57,6 +61,7 @@ async function run(
     start,
     end: Date.now(),
     failedAttempts: failedAttemptsOf(report),
+    retryInMs: retryInOf(report.error?.errorMessage),
   };
 }
 
@@ -66,6 +71,11 @@ function failedAttemptsOf(report: InvocationReport): number {
   if (line === undefined) return 0;
   const value = (JSON.parse(line) as Record<string, unknown>)[METRIC_NAMES.connectionsFailed];
   return typeof value === 'number' ? value : 0;
+}
+
+function retryInOf(message: string | undefined): number | undefined {
+  const match = /next attempt in (\d+) ms/.exec(message ?? '');
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 /** "errorType: message" of each failure, numbers (ports, ms) blanked, with its count. */
@@ -81,6 +91,23 @@ function errorKinds(outcomes: readonly Outcome[]): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every 50 ms until it returns true; throws `failure()` after `timeoutMs`, or at
+ * once when `abort()` says why waiting is pointless. */
+async function waitFor(
+  check: () => boolean,
+  timeoutMs: number,
+  failure: () => string,
+  abort: () => string | undefined = () => undefined,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    const reason = abort();
+    if (reason !== undefined) throw new Error(reason);
+    if (Date.now() > deadline) throw new Error(`${failure()} (after ${timeoutMs} ms)`);
+    await sleep(50);
+  }
 }
 
 /** Counts of `times` per `windowMs` window over [from, to). */
@@ -180,42 +207,77 @@ async function threadProxyTo(port: number): Promise<ThreadProxy> {
   };
 }
 
+/**
+ * The functions' timeout in these scenarios. Far beyond the pool's own bounds (command and
+ * connect 1000 ms, acquire 250-1000 ms), so "no invocation timed out" still catches a pool that
+ * hangs, while a runtime that a loaded machine starves of CPU for a second does not fail it.
+ * (Deadline behaviour itself is lifecycle.test.ts's subject.)
+ */
+const LAMBDA_TIMEOUT_MS = 10_000;
+/** How long a phase may take to reach its condition: only a failing run waits this long. */
+const PHASE_TIMEOUT_MS = 30_000;
+
+/** The typed errors an invocation may end with while Redis is down. */
+const TYPED_ERRORS = /^(RedisUnavailableError|AcquireTimeoutError)$/;
+
 // ---- scenarios -------------------------------------------------------------------------
 
 describe('server restart under sustained writes', () => {
-  it('SIGKILL + restart: every acknowledged write survives, every lost one is an error', async () => {
-    const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-    const sim = await startFunction(server.url, {}, { maxEnvironments: 3 });
+  test('SIGKILL + restart: every acknowledged write survives, every lost one is an error', {
+    timeout: 4 * PHASE_TIMEOUT_MS,
+  }, async ({ startServer }) => {
+    const server = await startServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    const sim = await startFunction(
+      server.url,
+      {},
+      { maxEnvironments: 3, timeoutMs: LAMBDA_TIMEOUT_MS },
+    );
     const key = 'restart:writes';
     const writes: Outcome[] = [];
     let next = 0;
     let driving = true;
-    // Three writers, so three environments, each writing values no one else writes.
+    // Three writers, so three environments, each writing values no one else writes. A writer
+    // never rejects (an error is recorded), and all are awaited however the phases end, so
+    // none of them still writes after this test's teardown.
+    const writerErrors: string[] = [];
     const writer = async () => {
-      while (driving) writes.push(await run(sim, { op: 'rpush', key, value: `v${next++}` }));
+      try {
+        while (driving) writes.push(await run(sim, { op: 'rpush', key, value: `v${next++}` }));
+      } catch (error) {
+        writerErrors.push(error instanceof Error ? error.message : String(error));
+      }
     };
     const writers = [writer(), writer(), writer()];
 
-    await expect
-      .poll(() => writes.filter((w) => w.ok).length, { timeout: 10_000 })
-      .toBeGreaterThanOrEqual(30);
-    const killedAt = Date.now();
-    await server.kill();
-    // Down until the pool has given up on at least one acquire.
-    await expect
-      .poll(
-        () => writes.some((w) => w.start > killedAt && w.errorType === 'RedisUnavailableError'),
-        { timeout: 10_000 },
-      )
-      .toBe(true);
-    const restartAt = Date.now();
-    await server.restart();
-    const upAt = Date.now();
-    await expect
-      .poll(() => writes.filter((w) => w.ok && w.start > upAt).length, { timeout: 10_000 })
-      .toBeGreaterThanOrEqual(30);
-    driving = false;
-    await Promise.all(writers);
+    let killedAt = 0;
+    let restartAt = 0;
+    let upAt = 0;
+    try {
+      await expect
+        .poll(() => writes.filter((w) => w.ok).length, { timeout: PHASE_TIMEOUT_MS })
+        .toBeGreaterThanOrEqual(30);
+      killedAt = Date.now();
+      await server.kill();
+      // Down until the pool has given up on at least one acquire.
+      await expect
+        .poll(
+          () => writes.some((w) => w.start > killedAt && w.errorType === 'RedisUnavailableError'),
+          { timeout: PHASE_TIMEOUT_MS },
+        )
+        .toBe(true);
+      restartAt = Date.now();
+      await server.restart();
+      upAt = Date.now();
+      await expect
+        .poll(() => writes.filter((w) => w.ok && w.start > upAt).length, {
+          timeout: PHASE_TIMEOUT_MS,
+        })
+        .toBeGreaterThanOrEqual(30);
+    } finally {
+      driving = false;
+      await Promise.all(writers);
+    }
+    expect(writerErrors).toEqual([]);
 
     const stored = (await server.cli('LRANGE', key, '0', '-1')).split('\n').filter(Boolean);
     const onServer = new Set(stored);
@@ -247,30 +309,42 @@ describe('server restart under sustained writes', () => {
 });
 
 describe('failover', () => {
-  it('READONLY after an ElastiCache-style failover drops the connection; writes resume on the new primary', async () => {
+  test('READONLY after an ElastiCache-style failover drops the connection; writes resume on the new primary', {
+    timeout: 4 * PHASE_TIMEOUT_MS,
+  }, async ({ startServer }) => {
     // Full syncs start at once instead of after diskless sync's 5 s default delay.
     const sync = ['--repl-diskless-sync-delay', '0'];
-    const a = await startRedis({ args: sync });
-    const b = await startRedis({ args: [...sync, '--replicaof', '127.0.0.1', String(a.port)] });
+    const a = await startServer({ args: sync });
+    const b = await startServer({ args: [...sync, '--replicaof', '127.0.0.1', String(a.port)] });
     await expect
       .poll(async () => /master_link_status:up/.test(await b.cli('INFO', 'replication')), {
-        timeout: 10_000,
+        timeout: PHASE_TIMEOUT_MS,
       })
       .toBe(true);
     const proxy = await proxyTo(a.port);
-    const sim = await startFunction(proxy.url, {}, { maxEnvironments: 2 });
+    const sim = await startFunction(
+      proxy.url,
+      {},
+      { maxEnvironments: 2, timeoutMs: LAMBDA_TIMEOUT_MS },
+    );
     const key = 'failover:writes';
     let next = 0;
     const write = (environmentId?: string) =>
       run(sim, { op: 'rpush', key, value: `v${next++}` }, environmentId);
 
+    // Two environments, each with a working connection, before anything is counted.
+    const warm = await warmEnvironments(sim, 2);
     const before: Outcome[] = [];
-    for (let round = 0; round < 5; round++) before.push(...(await Promise.all([write(), write()])));
+    for (let round = 0; round < 5; round++) {
+      before.push(...(await Promise.all(warm.map((id) => write(id)))));
+    }
     expect(before.filter((o) => !o.ok)).toEqual([]);
     const envs = [...new Set(before.map((o) => o.environmentId))];
     expect(envs).toHaveLength(2);
     // Everything acknowledged so far has reached the replica: the failover loses nothing.
-    await expect.poll(() => b.cli('LLEN', key), { timeout: 10_000 }).toBe(String(before.length));
+    await expect
+      .poll(() => b.cli('LLEN', key), { timeout: PHASE_TIMEOUT_MS })
+      .toBe(String(before.length));
 
     // As ElastiCache does it: promote the replica, demote the old primary, flip the DNS of
     // the endpoint. Connections already open stay on the old primary.
@@ -326,9 +400,11 @@ describe('failover', () => {
 });
 
 describe('maxclients reached', () => {
-  it('the excess environments fail naming the cause, back off, and recover once there is room', async () => {
+  test('the excess environments fail naming the cause, back off, and recover once there is room', {
+    timeout: 4 * PHASE_TIMEOUT_MS,
+  }, async ({ startServer }) => {
     // Three slots: the test's own connection and two environments.
-    const server = await startRedis({ args: ['--maxclients', '3'] });
+    const server = await startServer({ args: ['--maxclients', '3'] });
     const admin = await adminConnection(server.port);
     const stats = async () => {
       const info = await admin.info('stats');
@@ -347,21 +423,57 @@ describe('maxclients reached', () => {
         REDIS_ACQUIRE_TIMEOUT_MS: '250',
         REDIS_RETRY_BASE_MS: '100',
         REDIS_RETRY_MAX_MS: String(retryMaxMs),
+        // What keeps an admitted environment's connection is not this scenario's subject: no
+        // idle-check PING, and a command timeout no stall of a loaded machine reaches (at
+        // load average 30 a PING took over the default 1 s, and the slot went to another).
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
+        REDIS_IDLE_CHECK_MS: '600000',
       },
-      { maxEnvironments: 4 },
+      { maxEnvironments: 4, timeoutMs: LAMBDA_TIMEOUT_MS },
     );
     const before = await stats();
     const started = Date.now();
     const outcomes = await Promise.all([0, 1, 2, 3].map(() => run(sim, { op: 'ping' })));
     const envs = [...new Set(outcomes.map((o) => o.environmentId))];
     expect(envs).toHaveLength(4);
-
-    // Each environment invoked again 10 ms after each answer, for 2 s.
-    const drivenFrom = Date.now();
-    const until = drivenFrom + 2_000;
+    // Settle before counting: on a loaded machine a first connect can still be opening when
+    // its 250 ms acquire gives up. Such an environment is invoked again until it is in (ok)
+    // or refused (the server's own error).
+    const settled = (id: string) => {
+      const last = outcomes.filter((o) => o.environmentId === id).at(-1);
+      return (
+        last !== undefined && (last.ok || /max number of clients/.test(last.errorMessage ?? ''))
+      );
+    };
     await Promise.all(
       envs.map(async (id) => {
-        while (Date.now() < until) {
+        for (let attempt = 0; attempt < 50 && !settled(id); attempt++) {
+          await sleep(50);
+          outcomes.push(await run(sim, { op: 'ping' }, id));
+        }
+        expect(settled(id), `${id} neither in nor refused`).toBe(true);
+      }),
+    );
+
+    // Each environment invoked again 10 ms after each answer: for 2 s, and until every refused
+    // one has had `turnedAwayWanted` invocations that the backoff turned away (failed without
+    // a connect attempt). A count, not a duration: a slow machine only takes longer to get it.
+    const turnedAwayWanted = 3;
+    const drivenFrom = Date.now();
+    const until = drivenFrom + 2_000;
+    const giveUpAt = drivenFrom + 30_000;
+    const admittedAtOnce = new Set(outcomes.filter((o) => o.ok).map((o) => o.environmentId));
+    expect(admittedAtOnce.size).toBe(2);
+    const turnedAway = (id: string) =>
+      outcomes.filter(
+        (o) => o.environmentId === id && o.start >= drivenFrom && !o.ok && o.failedAttempts === 0,
+      ).length;
+    const keepDriving = (id: string) =>
+      Date.now() < until ||
+      (!admittedAtOnce.has(id) && turnedAway(id) < turnedAwayWanted && Date.now() < giveUpAt);
+    await Promise.all(
+      envs.map(async (id) => {
+        while (keepDriving(id)) {
           outcomes.push(await run(sim, { op: 'ping' }, id));
           await sleep(10);
         }
@@ -385,6 +497,10 @@ describe('maxclients reached', () => {
       `${after.accepted - before.accepted} / ${rejected} / ${outcomes.reduce((n, o) => n + o.failedAttempts, 0)}`,
     );
     figure('attempts per refused environment per second', perEnvSecond.toFixed(1));
+    figure(
+      'refused environments: invocations turned away without an attempt',
+      refused.map(turnedAway).join(', '),
+    );
     figure('errors seen', errorKinds(outcomes));
 
     expect(admitted).toHaveLength(2);
@@ -393,21 +509,30 @@ describe('maxclients reached', () => {
     );
     expect(admittedFailures, 'the admitted environments keep their connections').toEqual([]);
     expect(outcomes.filter((o) => o.timedOut)).toEqual([]);
-    // Retries back off: far fewer attempts than invocations (a client without backoff makes
-    // one per invocation), and nothing like a tight loop.
+    // Retries back off: invocations that find the next permitted attempt out of reach fail at
+    // once without one (a client without backoff makes one per invocation), and the attempts
+    // stay at a couple per second, nothing like a tight loop. Both are counts of what the pool
+    // did, not of how many invocations a loaded machine managed to drive meanwhile.
     expect(rejected).toBeGreaterThan(0);
-    expect(rejected).toBeLessThan(refusedOutcomes.length / 3);
+    for (const id of refused) expect(turnedAway(id), id).toBeGreaterThanOrEqual(turnedAwayWanted);
     expect(perEnvSecond).toBeLessThan(5);
     for (const o of driven) {
       expect(o.ok).toBe(false);
-      expect(o.errorType).toBe('RedisUnavailableError');
+      // Typed; mostly RedisUnavailableError, an AcquireTimeoutError when an attempt was still
+      // waiting for the server's answer as the 250 ms acquire ran out.
+      expect(o.errorType).toMatch(TYPED_ERRORS);
     }
-    // The error names the cause, so whoever reads it looks at maxclients, not the network.
-    // (Soft: the recovery below is checked whatever this finds.)
-    const unnamed = driven
-      .map((o) => (o.errorMessage ?? '').replace(/\d+/g, 'N'))
-      .filter((message) => !/max number of clients reached/.test(message));
-    expect.soft([...new Set(unnamed)], 'errors that do not name the cause').toEqual([]);
+    // The error names the cause, so whoever reads it looks at maxclients, not the network:
+    // in every refused environment. (Not in every error: on a loaded machine an attempt can
+    // also time out before the server's refusal arrives, and later errors repeat the last
+    // attempt's cause. Soft: the recovery below is checked whatever this finds.)
+    const names = (o: Outcome) => /max number of clients reached/.test(o.errorMessage ?? '');
+    const unnamed = refused.filter((id) => !driven.some((o) => o.environmentId === id && names(o)));
+    expect.soft(unnamed, 'refused environments whose errors never name the cause').toEqual([]);
+    figure(
+      'driven errors that name the cause',
+      `${driven.filter(names).length} of ${driven.length}`,
+    );
 
     await admin.config('SET', 'maxclients', '100');
     const freedAt = Date.now();
@@ -429,11 +554,43 @@ describe('maxclients reached', () => {
 });
 
 describe('scale-out storm', () => {
-  it('50 environments cold-start while Redis is down: jittered, bounded attempts, all recover', async () => {
-    const environments = 50;
-    const windowMs = 250;
-    const retryBaseMs = 100;
-    const retryMaxMs = 1_000;
+  /** Lambda scales out by up to 1,000 environments at a time; this machine is smaller. */
+  const mostEnvironments = 50;
+  /** Fewer, and the figures would say little about a storm. */
+  const fewestEnvironments = 10;
+  /** Lambda's limit for one init phase. */
+  const lambdaInitLimitMs = 10_000;
+  const windowMs = 250;
+  const acquireTimeoutMs = 250;
+  const retryBaseMs = 100;
+  const retryMaxMs = 1_000;
+  /** Failed attempts after which an environment's backoff window is the cap: 100 · 2^4 > 1 s. */
+  const attemptsToCap = 5;
+  /** The cap is measured for at least this long, and until there are this many fresh draws. */
+  const capAtLeastMs = 1_500;
+  const capDraws = 100;
+  // Generous limits: what is measured is the pool's backoff, not how fast a loaded machine
+  // forks runtimes (init) or runs them (a function timeout would still fail the test, and
+  // the pool's own bounds are 250 ms to 1 s). Only a failing run waits for a phase's limit.
+  const initTimeoutMs = 60_000;
+  const functionTimeoutMs = 30_000;
+  const phaseTimeoutMs = 60_000;
+
+  /**
+   * How many environments this machine can cold-start within Lambda's init limit, judged by
+   * how long a few took when started together just before (`initMs`, one per environment):
+   * the storm scales with the machine and with whatever else it runs at the time; what is
+   * checked about the storm does not.
+   */
+  function stormSize(initMs: readonly number[]): number {
+    const perSecond = initMs.length / (Math.max(...initMs) / 1000);
+    const fit = Math.floor((perSecond * lambdaInitLimitMs) / 1000);
+    return Math.max(fewestEnvironments, Math.min(mostEnvironments, fit));
+  }
+
+  test(`up to ${mostEnvironments} environments cold-start while Redis is down: jittered, bounded attempts, all recover`, {
+    timeout: initTimeoutMs + 4 * phaseTimeoutMs,
+  }, async ({ startServer }) => {
     // Nothing listens on `port` yet: the proxy accepts (counting the attempt), fails to
     // reach upstream and closes the client's connection.
     const port = await freePort();
@@ -443,12 +600,21 @@ describe('scale-out storm', () => {
       {
         // An invocation arriving while the next permitted attempt is more than 250 ms away
         // fails at once; one within reach waits for it.
-        REDIS_ACQUIRE_TIMEOUT_MS: '250',
+        REDIS_ACQUIRE_TIMEOUT_MS: String(acquireTimeoutMs),
         REDIS_RETRY_BASE_MS: String(retryBaseMs),
         REDIS_RETRY_MAX_MS: String(retryMaxMs),
       },
-      { maxEnvironments: environments, timeoutMs: 3_000 },
+      { maxEnvironments: mostEnvironments, timeoutMs: functionTimeoutMs, initTimeoutMs },
     );
+    // Warm-up, not part of the storm: two environments per core cold-started together, timed
+    // and retired.
+    const probes = await Promise.all(
+      Array.from({ length: 2 * availableParallelism() }, () => invoke(sim, { op: 'ping' })),
+    );
+    const probeInitMs = probes.map((r) => r.initMs ?? lambdaInitLimitMs);
+    await Promise.all(probes.map((r) => sim.recycle(r.environmentId)));
+    const environments = stormSize(probeInitMs);
+
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const began = Date.now();
@@ -458,39 +624,79 @@ describe('scale-out storm', () => {
     const coldDone = Date.now();
     const envs = [...new Set(cold.map((o) => o.environmentId))];
     expect(envs).toHaveLength(environments);
+    // Every cold start got as far as the pool, which answered with a typed outage error.
+    expect(errorKinds(cold.filter((o) => !TYPED_ERRORS.test(o.errorType ?? '')))).toBe('none');
 
-    // Every environment is invoked again 25 ms after each answer, until one succeeds.
+    // Every environment is invoked again 25 ms after each answer, until one succeeds. A driver
+    // never rejects (an error is recorded), and all of them are awaited before the test ends,
+    // whatever happens in between: nothing of this test runs after its teardown.
     const outcomes: Outcome[] = [...cold];
-    const failures = new Map<string, number>();
+    const attempts = new Map<string, number>();
     const firstOk = new Map<string, number>();
-    for (const o of cold) failures.set(o.environmentId, o.failedAttempts);
-    const drivers = envs.map(async (id) => {
-      for (;;) {
+    const driverErrors: string[] = [];
+    /** Fresh backoff draws at the cap: "next attempt in N ms" right after a failed attempt. */
+    const draws: number[] = [];
+    for (const o of cold) attempts.set(o.environmentId, o.failedAttempts);
+    let driving = true;
+    const drive = async (id: string) => {
+      while (driving) {
         const o = await run(sim, { op: 'ping' }, id);
         outcomes.push(o);
-        failures.set(id, (failures.get(id) ?? 0) + o.failedAttempts);
+        const total = (attempts.get(id) ?? 0) + o.failedAttempts;
+        attempts.set(id, total);
         if (o.ok) {
           firstOk.set(id, o.end);
           return;
         }
-        if (Date.now() - began > 60_000) throw new Error(`${id} did not recover`);
+        if (o.failedAttempts > 0 && total >= attemptsToCap && o.retryInMs !== undefined) {
+          draws.push(o.retryInMs);
+        }
         await sleep(25);
       }
-    });
-    // Backoff windows double from 100 ms: after 5 failures (100 · 2^4 > 1 s) an environment
-    // waits U(0, 1 s) before each attempt. Once every one is there, measure for 1.5 s.
-    await expect
-      .poll(() => envs.every((id) => (failures.get(id) ?? 0) >= 5), { timeout: 20_000 })
-      .toBe(true);
-    const capFrom = Date.now();
-    await sleep(1_500);
-    const serverAt = Date.now();
-    await startRedis({ port });
-    const upAt = Date.now();
-    await Promise.all(drivers);
-    lag.disable();
+    };
+    const drivers = envs.map((id) =>
+      drive(id).catch((error: unknown) => {
+        driverErrors.push(`${id}: ${error instanceof Error ? error.message : String(error)}`);
+      }),
+    );
+    const driverFailed = () => (driverErrors.length > 0 ? driverErrors.join('; ') : undefined);
+    const behind = () => envs.filter((id) => (attempts.get(id) ?? 0) < attemptsToCap);
 
-    const outage = (await proxy.acceptedAt()).filter((t) => t < serverAt);
+    let capFrom = 0;
+    let serverAt = 0;
+    let upAt = 0;
+    try {
+      await waitFor(
+        () => behind().length === 0,
+        phaseTimeoutMs,
+        () => `backoff not at its cap in ${behind().join(', ')}`,
+        driverFailed,
+      );
+      capFrom = Date.now();
+      const drawsBefore = draws.length;
+      await waitFor(
+        () => Date.now() - capFrom >= capAtLeastMs && draws.length - drawsBefore >= capDraws,
+        phaseTimeoutMs,
+        () => `only ${draws.length - drawsBefore} attempts at the cap`,
+        driverFailed,
+      );
+      serverAt = Date.now();
+      await startServer({ port });
+      upAt = Date.now();
+      await waitFor(
+        () => firstOk.size === environments,
+        phaseTimeoutMs,
+        () => `not recovered: ${envs.filter((id) => !firstOk.has(id)).join(', ')}`,
+        driverFailed,
+      );
+    } finally {
+      driving = false;
+      await Promise.all(drivers);
+      lag.disable();
+    }
+
+    // From the storm's start: the warm-up's attempts are not part of it.
+    const outage = (await proxy.acceptedAt()).filter((t) => t >= began && t < serverAt);
     const outageInvocations = outcomes.filter((o) => o.start < serverAt);
     const atCap = outage.filter((t) => t >= capFrom);
     const atCapInvocations = outageInvocations.filter((o) => o.start >= capFrom);
@@ -499,8 +705,13 @@ describe('scale-out storm', () => {
     const capMean = atCap.length / ((serverAt - capFrom) / windowMs);
     const recovered = Math.max(...firstOk.values());
     const mean = (counts: number[]) => counts.reduce((a, b) => a + b, 0) / counts.length;
+    const retryIns = outcomes.flatMap((o) => (o.retryInMs === undefined ? [] : [o.retryInMs]));
 
-    figure('cold start of 50 environments (ms)', coldDone - began);
+    figure(
+      'storm size: environments (warm-up: inits of that many together, ms)',
+      `${environments} (${probeInitMs.length}: ${probeInitMs.map(Math.round).join(', ')})`,
+    );
+    figure(`cold start of ${environments} environments (ms)`, coldDone - began);
     figure(
       'outage: invocations / connect attempts (a client without backoff: one per invocation)',
       `${outageInvocations.length} / ${outage.length}`,
@@ -523,27 +734,34 @@ describe('scale-out storm', () => {
       'at the cap: attempts per environment per second',
       (atCap.length / environments / ((serverAt - capFrom) / 1000)).toFixed(2),
     );
+    figure(
+      'fresh draws at the cap: count / min / max (ms)',
+      `${draws.length} / ${Math.min(...draws)} / ${Math.max(...draws)}`,
+    );
     figure('server start → answering (ms)', upAt - serverAt);
-    figure('server start → all 50 environments succeeded (ms)', recovered - serverAt);
+    figure(`server start → all ${environments} environments succeeded (ms)`, recovered - serverAt);
     figure('errors seen', errorKinds(outcomes));
     figure(
       'test thread event-loop delay p99 / max (ms)',
       `${(lag.percentile(99) / 1e6).toFixed(0)} / ${(lag.max / 1e6).toFixed(0)}`,
     );
 
+    expect(driverErrors).toEqual([]);
     expect(firstOk.size).toBe(environments);
     expect(outcomes.filter((o) => o.timedOut)).toEqual([]);
-    for (const o of outcomes.filter((x) => !x.ok)) {
-      expect(o.errorType).toMatch(/^(RedisUnavailableError|AcquireTimeoutError)$/);
-    }
-    // Each environment's next attempt was at most 1 s away when the server came up.
-    expect(recovered - serverAt).toBeLessThan(retryMaxMs + 5_000);
-    expect(outage.length).toBeLessThan(outageInvocations.length);
-    expect(atCap.length).toBeLessThan(atCapInvocations.length / 2);
-    // Full jitter at the cap: one attempt per environment per 500 ms on average, so at most
-    // 50 · 250 / 500 = 25 a window on average; allow 1.5× that, and no window with more
-    // attempts than there are environments (a synchronized wave would put them all in one).
+    expect(errorKinds(outcomes.filter((o) => !o.ok && !TYPED_ERRORS.test(o.errorType ?? '')))).toBe(
+      'none',
+    );
+    // Bounded: the pool never put its next attempt further away than the cap, so every
+    // environment was at most 1 s from trying again when the server came back (how long the
+    // machine then took to get there is a figure, not the pool's decision).
+    expect(Math.max(...retryIns)).toBeLessThanOrEqual(retryMaxMs);
+    // Bounded in rate: full jitter at the cap means one attempt per environment per 500 ms on
+    // average, 25 per window for 50; allow 1.5× that. A slow machine only makes fewer.
     expect(capMean).toBeLessThanOrEqual(1.5 * environments * (windowMs / (retryMaxMs / 2)));
-    expect(Math.max(...capWindows)).toBeLessThanOrEqual(environments);
+    // Jittered: right after a failed attempt the pool draws the next one anywhere in the
+    // window. Without jitter every draw would be the cap itself; spread over half the window
+    // at least (checked on what the pool decided, not on when a loaded machine ran it).
+    expect(Math.max(...draws) - Math.min(...draws)).toBeGreaterThanOrEqual(retryMaxMs / 2);
   });
 });

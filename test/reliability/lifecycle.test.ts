@@ -1,10 +1,11 @@
 /**
  * The pool across Lambda's lifecycle, in the simulator (real RIC processes, frozen between
- * invocations) against real redis-servers started on free ports.
+ * invocations) against real redis-servers started for each test (test/helpers/fixtures.ts).
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { isProcessAlive } from '../../local/index.js';
-import { startRedis, stopAll } from '../helpers/redis-server.js';
+import { test } from '../helpers/fixtures.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {
   emfDocuments,
@@ -19,8 +20,13 @@ import {
   startFunction,
   stopFunctions,
   TYPED_POOL_ERRORS,
+  warmEnvironments,
   watchCommands,
 } from './support.js';
+
+/** For the scenarios that drive many invocations: a loaded machine can take minutes, not
+ * seconds, and only a hang should fail them. */
+const LONG_TEST_MS = 120_000;
 
 const proxies: TcpProxy[] = [];
 
@@ -28,12 +34,13 @@ afterEach(async () => {
   await stopFunctions();
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
-afterAll(stopAll);
 
 describe('warm reuse', () => {
-  it('1,000 invocations over 4 environments create exactly 4 connections', async () => {
-    const server = await startRedis();
+  test('1,000 invocations over 4 environments create exactly 4 connections', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     const sim = await startFunction(server.url, {}, { maxEnvironments: 4 });
+    const envIds = await warmEnvironments(sim, 4);
     const reports = [];
     const started = Date.now();
     // Four in flight at a time: Lambda needs four environments, and reuses them.
@@ -42,33 +49,39 @@ describe('warm reuse', () => {
     }
     figure('1,000 invocations over 4 environments (ms)', Date.now() - started);
     for (const report of reports) expect(resultOf(report).value).toBe('PONG');
-    expect(new Set(reports.map((r) => r.environmentId)).size).toBe(4);
-    expect(reports.filter((r) => r.coldStart)).toHaveLength(4);
+    expect([...new Set(reports.map((r) => r.environmentId))].sort()).toEqual(envIds.sort());
+    expect(reports.filter((r) => r.coldStart)).toHaveLength(0);
     const created = reports.reduce((sum, r) => sum + metricOf(r, 'connectionsCreated'), 0);
-    expect(created).toBe(4);
+    expect(created).toBe(0);
+    expect(reports.filter((r) => metricOf(r, 'connectionReused') === 1)).toHaveLength(1_000);
+    // Each environment's pool opened one connection in all, warm-up included: four in all.
+    for (const id of envIds) {
+      const last = reports.filter((r) => r.environmentId === id).at(-1);
+      expect(last && resultOf(last).stats.connectionsCreated, id).toBe(1);
+    }
     expect(
       (await server.clientList()).filter((c) => c.name?.startsWith('reliability:')),
     ).toHaveLength(4);
-    expect(reports.filter((r) => metricOf(r, 'connectionReused') === 1)).toHaveLength(996);
   });
 });
 
 describe('freeze', () => {
-  it('a connection the server dropped for idleness during a freeze is replaced unseen', async () => {
-    const server = await startRedis({ args: ['--timeout', '1'] });
+  test('a connection the server dropped for idleness during a freeze is replaced unseen', async ({
+    startServer,
+  }) => {
+    const server = await startServer({ args: ['--timeout', '1'] });
     const sim = await startFunction(server.url);
-    const first = await invoke(sim, { op: 'ping' });
-    expect(resultOf(first).value).toBe('PONG');
+    const [envId = ''] = await warmEnvironments(sim, 1);
     const [before] = await poolClients(server);
     expect(before?.name).toBeDefined();
     const frozen = await sim.waitFor((env) => env.state === 'frozen');
-    expect(frozen.id).toBe(first.environmentId);
+    expect(frozen.id).toBe(envId);
 
     // The server closes the connection once it has been idle over a second.
     await expect.poll(() => poolClients(server), { timeout: 5_000, interval: 100 }).toHaveLength(0);
 
-    const second = await invoke(sim, { op: 'ping' }, first.environmentId);
-    expect(second.environmentId).toBe(first.environmentId);
+    const second = await invoke(sim, { op: 'ping' }, envId);
+    expect(second.environmentId).toBe(envId);
     expect(second.coldStart).toBe(false);
     const result = resultOf(second);
     expect(result.value).toBe('PONG');
@@ -96,14 +109,15 @@ describe('freeze', () => {
    * frozen and sits idle past REDIS_IDLE_CHECK_MS (100), the network goes silent (nothing is
    * closed), and the next invocation runs on the thawed environment.
    */
-  async function lostWhileFrozen(timeoutMs: number, env: Record<string, string> = {}) {
-    const server = await startRedis();
+  async function lostWhileFrozen(
+    server: RedisServer,
+    timeoutMs: number,
+    env: Record<string, string> = {},
+  ) {
     const proxy = await startTcpProxy(server.port);
     proxies.push(proxy);
     const sim = await startFunction(proxy.url, env, { timeoutMs });
-    const first = await invoke(sim, { op: 'ping' });
-    expect(resultOf(first).value).toBe('PONG');
-    const envId = first.environmentId;
+    const [envId = ''] = await warmEnvironments(sim, 1);
     await sim.waitFor((e) => e.id === envId && e.state === 'frozen');
     await sleep(150);
     proxy.blackhole(true);
@@ -111,9 +125,13 @@ describe('freeze', () => {
     return { sim, proxy, envId, lost };
   }
 
-  it('silent network loss during a freeze fails fast with a typed error, then recovers', async () => {
-    const timeoutMs = 2_000;
-    const { sim, proxy, envId, lost } = await lostWhileFrozen(timeoutMs);
+  test('silent network loss during a freeze fails fast with a typed error, then recovers', async ({
+    redisServer,
+  }) => {
+    // A deadline far beyond the acquire timeout, so that what ends the invocation is plainly
+    // REDIS_ACQUIRE_TIMEOUT_MS (1000) and not Lambda's deadline.
+    const timeoutMs = 10_000;
+    const { sim, proxy, envId, lost } = await lostWhileFrozen(redisServer, timeoutMs);
     figure(
       'invocation during the blackhole (ms)',
       `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
@@ -121,9 +139,10 @@ describe('freeze', () => {
     figure('its acquire (ms; REDIS_ACQUIRE_TIMEOUT_MS 1000)', metricOf(lost, 'acquireLatency'));
     expect(lost.timedOut).toBe(false);
     if (!lost.ok) expect(TYPED_POOL_ERRORS).toContain(lost.error?.errorType);
-    // The acquire gives up at REDIS_ACQUIRE_TIMEOUT_MS (1000), well inside the 250 ms the pool
-    // keeps free before Lambda's deadline.
-    expect(lost.durationMs).toBeLessThan(timeoutMs - 250);
+    // The acquire gives up at REDIS_ACQUIRE_TIMEOUT_MS (1000): in less than half the time the
+    // deadline allows (a pool bounded only by the deadline would take 9750 ms). The ratio, not a
+    // tight bound, so a runtime starved of CPU for a while on a loaded machine does not fail it.
+    expect(lost.durationMs).toBeLessThan(timeoutMs / 2);
 
     proxy.blackhole(false);
     const healed = Date.now();
@@ -144,37 +163,45 @@ describe('freeze', () => {
     expect(proxy.totalConnections()).toBeGreaterThan(1);
   });
 
-  it('silent network loss: an acquire bounded by the Lambda deadline ends before it', async () => {
-    // As above, but the invocation's deadline is what bounds the acquire (2000 - 250 ms margin),
-    // not REDIS_ACQUIRE_TIMEOUT_MS, and a connect attempt (1000 ms) is longer than the margin.
-    const timeoutMs = 2_000;
-    const { lost } = await lostWhileFrozen(timeoutMs, {
+  test('silent network loss: an acquire bounded by the Lambda deadline ends before it', async ({
+    redisServer,
+  }) => {
+    // As above, but the invocation's deadline is what bounds the acquire, not
+    // REDIS_ACQUIRE_TIMEOUT_MS, and a connect attempt is longer than the deadline margin. The
+    // margin is 1000 ms here (250 by default), so that the order of events below does not depend
+    // on how punctually a loaded machine runs the runtime's timers.
+    const timeoutMs = 3_000;
+    const marginMs = 1_000;
+    const { lost } = await lostWhileFrozen(redisServer, timeoutMs, {
       REDIS_ACQUIRE_TIMEOUT_MS: '10000',
-      REDIS_CONNECT_TIMEOUT_MS: '1000',
+      REDIS_CONNECT_TIMEOUT_MS: '3000',
+      TEST_DEADLINE_MARGIN_MS: String(marginMs),
     });
     figure(
       'deadline-bound invocation during the blackhole (ms)',
-      `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout, ${outcomeOf(lost)}`,
+      `${Math.round(lost.durationMs)} of a ${timeoutMs} ms timeout (margin ${marginMs}), ${outcomeOf(lost)}`,
     );
-    // The PING fails at 300 ms, the first connect at ~1300 ms (a failure is recorded), and the
-    // second attempt is still running at the acquire deadline (1750 ms): the acquire must give
-    // up then, not wait for that attempt (which would end at ~2300 ms, past Lambda's deadline).
+    // The PING fails at 1000 ms and a connect attempt starts, which would give up only at
+    // 4000 ms, past Lambda's deadline (3000). The acquire's deadline (3000 - 1000 ms margin)
+    // comes first: it must give up then, with a typed error, not wait for that attempt. Had
+    // it waited, Lambda would have timed the invocation out, and the acquire would have
+    // outlived the deadline.
     expect(outcomeOf(lost)).not.toBe('timeout');
     expect(TYPED_POOL_ERRORS).toContain(lost.error?.errorType);
-    expect(metricOf(lost, 'acquireLatency')).toBeLessThan(timeoutMs - 100);
+    expect(metricOf(lost, 'acquireLatency')).toBeLessThan(timeoutMs);
   });
 });
 
 describe('hung server', () => {
-  it('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', async () => {
-    const server = await startRedis();
-    const timeoutMs = 2_000;
+  test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
+    // Far beyond what the pool's own bounds allow a hung call (command and acquire
+    // 1000 ms), so that these, not Lambda's deadline, are seen to end the invocations.
+    const timeoutMs = 10_000;
     const sim = await startFunction(server.url, {}, { timeoutMs, maxEnvironments: 3 });
     // Three at once: three environments, each with a warm connection.
-    const warm = await Promise.all([0, 1, 2].map(() => invoke(sim, { op: 'ping' })));
-    for (const report of warm) expect(resultOf(report).value).toBe('PONG');
-    const envIds = [...new Set(warm.map((r) => r.environmentId))];
-    expect(envIds).toHaveLength(3);
+    const envIds = await warmEnvironments(sim, 3);
 
     server.pause();
     const hung = [
@@ -197,7 +224,9 @@ describe('hung server', () => {
     for (const report of hung) {
       expect(report.timedOut).toBe(false);
       expect(report.ok).toBe(false);
-      expect(report.durationMs).toBeLessThan(timeoutMs - 250);
+      // At most half the time the deadline allows; a pool that waited for the deadline would
+      // take 9750 ms (a ratio, not a tight bound: a loaded machine can starve a runtime).
+      expect(report.durationMs).toBeLessThan(timeoutMs / 2);
     }
     for (const outcome of surfaced) {
       expect([...TYPED_POOL_ERRORS, 'Connection is closed']).toContain(outcome);
@@ -224,8 +253,9 @@ describe('hung server', () => {
 });
 
 describe('shutdown', () => {
-  it('SIGTERM makes the pool QUIT and the process exit; SIGKILL leaves no QUIT', async () => {
-    const server = await startRedis();
+  test('SIGTERM makes the pool QUIT and the process exit; SIGKILL leaves no QUIT', async ({
+    redisServer: server,
+  }) => {
     const graceMs = 8_000;
     const sim = await startFunction(server.url, {}, { shutdownGraceMs: graceMs });
     const watch = await watchCommands(server);
@@ -246,20 +276,21 @@ describe('shutdown', () => {
         watch.seen.filter((c) => c.command === 'quit' && c.source === addr).length;
 
       // SIGTERM (Lambda's shutdown, here sim.recycle) on a frozen environment.
-      const terminated = await invoke(sim, { op: 'ping' });
-      expect(resultOf(terminated).value).toBe('PONG');
-      await sim.waitFor((env) => env.id === terminated.environmentId && env.state === 'frozen');
+      const [terminatedId = ''] = await warmEnvironments(sim, 1);
+      await sim.waitFor((env) => env.id === terminatedId && env.state === 'frozen');
       const [conn] = await clients();
       expect(conn?.addr).toBeDefined();
       const quitsBefore = await quitsSoFar();
-      const pid = sim.pid(terminated.environmentId) ?? 0;
+      const pid = sim.pid(terminatedId) ?? 0;
 
       const started = Date.now();
-      await sim.recycle(terminated.environmentId);
+      await sim.recycle(terminatedId);
       const shutdownMs = Date.now() - started;
       figure('SIGTERM to exit (ms)', `${shutdownMs} (SIGKILL would come after ${graceMs})`);
-      expect(shutdownMs).toBeLessThan(graceMs / 2);
-      expect(sim.environment(terminated.environmentId)?.state).toBe('dead');
+      // Before the grace period ran out, when the simulator would have sent SIGKILL: the pool
+      // let the process exit by itself (the QUIT count below says it was the pool's doing).
+      expect(shutdownMs).toBeLessThan(graceMs);
+      expect(sim.environment(terminatedId)?.state).toBe('dead');
       expect(isProcessAlive(pid)).toBe(false);
       await expect.poll(clients).toHaveLength(0);
       const poolQuits = (await quitsSoFar()) - quitsBefore;
@@ -268,15 +299,14 @@ describe('shutdown', () => {
       await expect.poll(() => quitsFrom(conn?.addr)).toBe(1);
 
       // Contrast: SIGKILL (a crash, or the end of the grace period) sends nothing.
-      const killed = await invoke(sim, { op: 'ping' });
-      expect(killed.environmentId).not.toBe(terminated.environmentId);
-      expect(resultOf(killed).value).toBe('PONG');
-      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'frozen');
+      const [killedId = ''] = await warmEnvironments(sim, 1);
+      expect(killedId).not.toBe(terminatedId);
+      await sim.waitFor((env) => env.id === killedId && env.state === 'frozen');
       const [killedConn] = await clients();
       expect(killedConn?.addr).toBeDefined();
       const quitsBeforeKill = await quitsSoFar();
-      expect(sim.sendSignal(killed.environmentId, 'SIGKILL')).toBe(true);
-      await sim.waitFor((env) => env.id === killed.environmentId && env.state === 'dead');
+      expect(sim.sendSignal(killedId, 'SIGKILL')).toBe(true);
+      await sim.waitFor((env) => env.id === killedId && env.state === 'dead');
       await expect.poll(clients).toHaveLength(0);
       const quitsOnKill = (await quitsSoFar()) - quitsBeforeKill;
       figure('QUITs on SIGKILL', quitsOnKill);
@@ -289,8 +319,9 @@ describe('shutdown', () => {
 });
 
 describe('Lambda Managed Instances', () => {
-  it('64 invocations, 4 at a time in one environment, share one connection', async () => {
-    const server = await startRedis();
+  test('64 invocations, 4 at a time in one environment, share one connection', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     const sim = await startFunction(
       server.url,
       // One worker thread, so every invocation runs in the same module instance (one pool).
@@ -337,21 +368,30 @@ describe('Lambda Managed Instances', () => {
     figure('leases that found the connection already open', sum('RedisConnectionReused'));
   });
 
-  it('with two worker threads, each loads the module and holds its own pool', async () => {
-    const server = await startRedis();
+  test('with two worker threads, each loads the module and holds its own pool', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
     // The runtime runs the handler once per worker thread: the budget is per worker.
     const sim = await startFunction(
       server.url,
       { AWS_LAMBDA_NODEJS_WORKER_COUNT: '2' },
       { perEnvironmentConcurrency: 4, maxEnvironments: 1 },
     );
+    // Which worker thread takes an event is up to the runtime, and one that a loaded machine
+    // starts late takes none until it polls: batches of eight until both have served (each
+    // pool then holds its connection), for 30 s at most.
     const reports = [];
-    for (let round = 0; round < 4; round++) {
+    const until = Date.now() + 30_000;
+    while ((await poolClients(server)).length < 2 && Date.now() < until) {
       const batch = Array.from({ length: 8 }, () => invoke(sim, { op: 'sleep', ms: 20 }));
       reports.push(...(await Promise.all(batch)));
     }
-    for (const report of reports) resultOf(report);
-    expect(new Set(reports.map((r) => resultOf(r).pid)).size).toBe(1);
+    const served = reports.filter((r) => r.ok);
+    for (const report of reports.filter((r) => !r.ok)) {
+      // A cold first connect may miss the acquire timeout on a loaded machine.
+      expect(TYPED_POOL_ERRORS, JSON.stringify(report.error)).toContain(report.error?.errorType);
+    }
+    expect(new Set(served.map((r) => resultOf(r).pid)).size).toBe(1);
     const clients = await poolClients(server);
     figure('connections of one environment with 2 workers', clients.length);
     // One process, two module instances, two pools: their names carry two environment ids.

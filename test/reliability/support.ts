@@ -18,6 +18,8 @@ import type { RedisServer } from '../helpers/redis-server.js';
 const HANDLER = fileURLToPath(new URL('../fixtures/reliability/handler.ts', import.meta.url));
 
 const running: LambdaSimulator[] = [];
+const INIT_TIMEOUT_MS = 60_000;
+const WARM_ATTEMPTS = 20;
 
 /**
  * A simulated function running the pool against `redisUrl`. `env` adds or overrides pool
@@ -31,12 +33,20 @@ export async function startFunction(
   const sim = await LambdaSimulator.start({
     entry: HANDLER,
     functionName: 'reliability',
-    timeoutMs: 2_000,
+    // Far beyond the pool's own bounds: a loaded machine can stall a cold runtime for seconds.
+    // The scenarios about Lambda's deadline set their own.
+    timeoutMs: 10_000,
+    // Lambda's 10 s: a loaded machine that starts several runtimes at once can take longer,
+    // and no scenario here is about the init phase's limit.
+    initTimeoutMs: INIT_TIMEOUT_MS,
     ...options,
     env: {
       REDIS_URL: redisUrl,
-      REDIS_CONNECT_TIMEOUT_MS: '300',
-      REDIS_COMMAND_TIMEOUT_MS: '300',
+      // Short, but not shorter than a loaded machine can stall a runtime or a redis-server
+      // (300 ms was: handshakes and commands to healthy servers timed out). The acquire
+      // timeout (1000) still bounds every wait.
+      REDIS_CONNECT_TIMEOUT_MS: '1000',
+      REDIS_COMMAND_TIMEOUT_MS: '1000',
       REDIS_ACQUIRE_TIMEOUT_MS: '1000',
       REDIS_RETRY_BASE_MS: '20',
       REDIS_RETRY_MAX_MS: '500',
@@ -56,6 +66,30 @@ export async function stopFunctions(): Promise<void> {
 
 export function invoke(sim: LambdaSimulator, event: ReliabilityEvent, environmentId?: string) {
   return sim.invoke(event, environmentId ? { environmentId } : {});
+}
+
+/**
+ * Starts `count` environments (one cold invocation each, all at once) and invokes each again
+ * until it has answered: on a loaded machine a cold runtime's first connect can miss the short
+ * waits these scenarios configure, which is not what they are about. Every failure on the way
+ * must be a typed pool error. Returns the environment ids, each with a working connection.
+ */
+export async function warmEnvironments(sim: LambdaSimulator, count: number): Promise<string[]> {
+  const cold = await Promise.all(Array.from({ length: count }, () => invoke(sim, { op: 'ping' })));
+  const ids = [...new Set(cold.map((r) => r.environmentId))];
+  expect(ids).toHaveLength(count);
+  await Promise.all(cold.map((report) => untilAnswered(sim, report)));
+  return ids;
+}
+
+async function untilAnswered(sim: LambdaSimulator, first: InvocationReport): Promise<void> {
+  let report = first;
+  for (let attempt = 1; !report.ok && attempt < WARM_ATTEMPTS; attempt++) {
+    expect(TYPED_POOL_ERRORS, JSON.stringify(report.error)).toContain(report.error?.errorType);
+    await sleep(100);
+    report = await invoke(sim, { op: 'ping' }, first.environmentId);
+  }
+  expect(resultOf(report).value).toBe('PONG');
 }
 
 /** The handler's result; fails the test (with the reported error) if the invocation failed. */
