@@ -27,7 +27,9 @@ export function parseRequest(event: ApiEvent): ApiRequest {
   const path = v2
     ? (event as APIGatewayProxyEventV2).rawPath
     : (event as APIGatewayProxyEvent).path;
-  const query: Record<string, string> = {};
+  // No prototype: `?__proto__=1` is a parameter (that the caller is told is unknown), not an
+  // assignment to the map's prototype that silently drops it.
+  const query = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
     if (value !== undefined) query[key] = value;
   }

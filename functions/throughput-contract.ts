@@ -8,6 +8,11 @@ import type { PoolStats } from 'lambda-redis-pool';
 export const OPS = ['get', 'set', 'mixed'] as const;
 export type Op = (typeof OPS)[number];
 
+/**
+ * What a run is asked to do. GET takes the parameters from the query string, POST from a JSON
+ * object body only (a POST with a query string is a 400 naming its parameters). Each may be
+ * left out, or given as `null` (JSON) or empty (`?op=`), for its default (LIMITS, `op` get).
+ */
 export interface ThroughputParams {
   /** How long to run. */
   readonly durationMs: number;

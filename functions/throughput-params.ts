@@ -1,6 +1,11 @@
 /**
  * Parameters of the throughput test, from a query string (GET) or a JSON body (POST).
  * Every bad parameter is named in one 400, so a caller fixes them all at once.
+ *
+ * - A parameter that is absent, `null` (JSON) or empty (`?op=`) takes its default: the same
+ *   rule for every parameter, so a client that serializes "not set" as null gets the defaults.
+ * - A POST reads its JSON body only: query parameters on a POST are a 400 naming them, rather
+ *   than being ignored (or half-merged) while the caller believes they were applied.
  */
 import { type ApiRequest, BadRequest } from './http.js';
 import { LIMITS, OPS, type Op, type ThroughputParams } from './throughput-contract.js';
@@ -8,16 +13,28 @@ import { LIMITS, OPS, type Op, type ThroughputParams } from './throughput-contra
 const KNOWN = new Set(['durationMs', 'concurrency', 'op', 'valueBytes', 'keyspace']);
 
 export function parseThroughputParams(request: ApiRequest): ThroughputParams {
-  const input = request.method === 'POST' ? bodyParams(request.body) : request.query;
+  const post = request.method === 'POST';
+  const queryNames = Object.keys(request.query);
+  if (post && queryNames.length > 0) {
+    throw new BadRequest(
+      `${queryNames.join(', ')}: query parameters on a POST are not read (send every parameter in the JSON body)`,
+    );
+  }
+  const input = post ? bodyParams(request.body) : request.query;
   const problems: string[] = [];
   for (const key of Object.keys(input)) {
     if (!KNOWN.has(key))
       problems.push(`${key}: unknown parameter (known: ${[...KNOWN].join(', ')})`);
   }
+  /** The value given, or undefined when the parameter is absent, null or empty. */
+  const given = (key: string): unknown => {
+    const value = Object.hasOwn(input, key) ? input[key] : undefined;
+    return value === null || value === '' ? undefined : value;
+  };
   const integer = (key: keyof typeof LIMITS): number => {
     const range = LIMITS[key];
-    const value = input[key];
-    if (value === undefined || value === '') return range.default;
+    const value = given(key);
+    if (value === undefined) return range.default;
     const n =
       typeof value === 'number'
         ? value
@@ -39,7 +56,7 @@ export function parseThroughputParams(request: ApiRequest): ThroughputParams {
     keyspace: integer('keyspace'),
     op: 'get' as Op,
   };
-  const op = input.op ?? 'get';
+  const op = given('op') ?? 'get';
   if (typeof op === 'string' && (OPS as readonly string[]).includes(op)) params.op = op as Op;
   else problems.push(`op: expected one of ${OPS.join(', ')}, got ${describe(op)}`);
   if (problems.length > 0) throw new BadRequest(problems.join('; '));

@@ -39,7 +39,7 @@ export function toProxyEvent(
     path: input.path,
     httpMethod: input.method,
     headers: singleValues(headers),
-    multiValueHeaders: headers ?? {},
+    multiValueHeaders: headers ?? names(),
     // API Gateway sends null, not {}, when there is no query string.
     queryStringParameters: query === null ? null : singleValues(query),
     multiValueQueryStringParameters: query,
@@ -71,6 +71,16 @@ export function toProxyEvent(
 
 type MultiValues = Record<string, string[]>;
 
+/**
+ * A map keyed by names the client chose: without a prototype, so that `constructor`,
+ * `toString` or `__proto__` is a name like any other instead of Object.prototype's member (a
+ * plain `{}` crashed the request on `?constructor=1`, and silently dropped `__proto__`). It
+ * serializes to JSON as any object does.
+ */
+function names<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function pairs(flat: readonly string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] ?? '', flat[i + 1] ?? '']);
@@ -80,7 +90,7 @@ function pairs(flat: readonly string[]): Array<[string, string]> {
 /** null when there are no entries, as API Gateway sends it. */
 function multiValues(entries: ReadonlyArray<[string, string]>): MultiValues | null {
   if (entries.length === 0) return null;
-  const out: MultiValues = {};
+  const out: MultiValues = names();
   for (const [name, value] of entries) {
     const values = out[name] ?? [];
     values.push(value);
@@ -91,7 +101,7 @@ function multiValues(entries: ReadonlyArray<[string, string]>): MultiValues | nu
 
 /** The single-value view keeps the last value of a repeated name, as API Gateway does. */
 function singleValues(multi: MultiValues | null): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = names<string>();
   for (const [name, values] of Object.entries(multi ?? {})) out[name] = values.at(-1) ?? '';
   return out;
 }

@@ -33,6 +33,20 @@ export function jsonResponse(
 export const INTERNAL_ERROR = (): HttpResponse =>
   jsonResponse(502, { message: 'Internal server error' });
 
+/**
+ * What API Gateway answers when Lambda refused the invocation, as it does when throttling it:
+ * a 500, not the 429 Lambda gave API Gateway ("If the Lambda API rejects the invocation
+ * request, API Gateway returns a 500 error code", Lambda developer guide, "Handling Lambda
+ * errors with an API Gateway API"). API Gateway's own 429 `Too Many Requests` is for its own
+ * throttling (stage and usage-plan rate limits), which the deployment does not set.
+ */
+export const INVOCATION_REFUSED = (): HttpResponse =>
+  jsonResponse(500, { message: 'Internal server error' });
+
+/** API Gateway's answer when the integration has not answered within its timeout (29 s). */
+export const GATEWAY_TIMEOUT = (): HttpResponse =>
+  jsonResponse(504, { message: 'Endpoint request timed out' });
+
 export function toHttpResponse(report: InvocationReport): Translated {
   if (!report.ok) {
     const error = report.error;
@@ -70,7 +84,8 @@ function proxyResultProblem(result: unknown): string | undefined {
 }
 
 function fromProxyResult(result: ProxyResult): HttpResponse {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a header the function names `__proto__` or `constructor` is a header.
+  const headers = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     headers[name.toLowerCase()] = String(value);
   }

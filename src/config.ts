@@ -4,7 +4,8 @@
  * deployment fails once, loudly, naming each variable, instead of one variable per cold start.
  * Secrets never leave this module in clear text except through `Secret.reveal()`.
  */
-import { accessSync, constants } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
@@ -134,7 +135,10 @@ class Reader {
   value<K extends PoolOptionKey>(key: K): ConfigValue<K> {
     const spec: Spec = POOL_OPTIONS[key];
     const raw = this.#raw(key);
-    const value = raw === undefined ? undefined : this.#check(key, spec, raw);
+    if (raw === EMPTY) {
+      this.fail(key, 'a value (unset the variable for the default)', 'an empty string');
+    }
+    const value = raw === undefined || raw === EMPTY ? undefined : this.#check(key, spec, raw);
     if (spec.kind === 'clientName') return this.#clientName(value, spec) as ConfigValue<K>;
     return (value ?? spec.default) as ConfigValue<K>;
   }
@@ -180,11 +184,16 @@ class Reader {
     return options as Readonly<Record<string, unknown>>;
   }
 
-  /** The raw value: a code option as given, or a non-empty environment string. */
+  /**
+   * The raw value: a code option as given, or the environment's string trimmed. A variable set
+   * to an empty string is EMPTY, not unset: `REDIS_URL=` from a template whose value did not
+   * resolve must fail at init, not quietly mean redis://127.0.0.1:6379.
+   */
   #raw(key: PoolOptionKey): unknown {
     if (this.#options[key] !== undefined) return this.#options[key];
     const value = this.#env[ENV_VARS[key]];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
+    if (value === undefined) return undefined;
+    return value.trim() === '' ? EMPTY : value.trim();
   }
 
   /** The checked value, or undefined (and an issue) when it is not what its kind accepts. */
@@ -208,18 +217,16 @@ class Reader {
       case 'url':
         // Parsed by endpoint(); a value that is not even a string is not shown (a password).
         return typeof raw === 'string' ? raw : this.#reject(key, 'a string', typeof raw, false);
-      case 'file':
-        try {
-          accessSync(String(raw), constants.R_OK);
-          return String(raw);
-        } catch {
-          return this.#reject(
-            key,
-            'a readable PEM file',
-            `${show(raw)} (not found or not readable)`,
-            false,
-          );
-        }
+      case 'file': {
+        const problem = certificateFileProblem(String(raw));
+        if (problem === undefined) return String(raw);
+        return this.#reject(
+          key,
+          'a readable file of PEM certificates',
+          `${show(raw)} (${problem})`,
+          false,
+        );
+      }
       case 'namespace': {
         const text = String(raw);
         // CloudWatch's rules for namespaces; AWS/ is reserved for AWS services.
@@ -251,6 +258,46 @@ class Reader {
   }
 }
 
+/** A variable set to an empty (or blank) string. */
+const EMPTY = Symbol('empty');
+
+const BEGIN_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+const END_CERTIFICATE = '-----END CERTIFICATE-----';
+
+/**
+ * Why `path` is not a CA bundle, or undefined when it is one: a readable regular file holding
+ * at least one PEM certificate, every one of which parses. Checked at init so that a directory,
+ * a DER file or a key fails the deployment naming the variable, instead of failing every
+ * connect later as if Redis were down. Text around the certificates is allowed, as in
+ * OpenSSL's bundles.
+ */
+function certificateFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    // stat first: reading a FIFO or a device would block init, a directory throws EISDIR.
+    const stat = statSync(path);
+    if (stat.isDirectory()) return 'a directory';
+    if (!stat.isFile()) return 'not a regular file';
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return 'not found or not readable';
+  }
+  const blocks = text.split(BEGIN_CERTIFICATE).slice(1);
+  if (blocks.length === 0) return `no PEM certificate in it (no ${BEGIN_CERTIFICATE} line)`;
+  for (const [i, block] of blocks.entries()) {
+    const which = `certificate ${i + 1} of ${blocks.length}`;
+    const end = block.indexOf(END_CERTIFICATE);
+    if (end === -1) return `${which} has no END line`;
+    try {
+      new X509Certificate(`${BEGIN_CERTIFICATE}${block.slice(0, end)}${END_CERTIFICATE}`);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return `${which} does not parse: ${reason.slice(0, 80)}`;
+    }
+  }
+  return undefined;
+}
+
 /** A table entry as the reader sees it: bounds and default may be absent. */
 interface Spec {
   readonly kind: OptionKind;
@@ -276,6 +323,8 @@ export function parseRedisUrl(raw: string): RedisEndpoint | string {
   const redacted = redactUrl(raw);
   if (!url.hostname) return `a URL without a host (${redacted})`;
   const port = url.port === '' ? 6379 : Number(url.port);
+  // The URL parser refuses ports above 65535 but takes 0, which no server listens on.
+  if (port < 1) return `a port outside 1-65535 (${redacted})`;
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '' && !/^\d{1,5}$/.test(dbText))
     return `a URL whose path is not a database number (${redacted})`;

@@ -10,7 +10,7 @@ export type OptionKind =
   | 'integer' // a whole number within [min, max]
   | 'boolean' // true/false/1/0/yes/no in the environment
   | 'url' // redis:// or rediss://, parsed into an endpoint
-  | 'file' // a readable file
+  | 'file' // a readable file of PEM certificates (a CA bundle)
   | 'namespace' // a CloudWatch namespace
   | 'clientName'; // a CLIENT SETNAME prefix, sanitised rather than rejected
 
@@ -36,7 +36,7 @@ export const POOL_OPTIONS = {
     kind: 'url',
     default: 'redis://127.0.0.1:6379',
     description:
-      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `/db`. Passwords are redacted everywhere the library prints the URL.',
+      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `:port` (1–65535), optional `/db`. Passwords are redacted everywhere the library prints the URL. Unset means the default; set to an empty string it is an error, as for every variable.',
   },
   cluster: {
     env: 'REDIS_CLUSTER',
@@ -117,7 +117,7 @@ export const POOL_OPTIONS = {
     kind: 'file',
     default: undefined,
     description:
-      "PEM bundle trusted **in addition to** Node's root CAs for `rediss://` (ElastiCache's certificates chain to Amazon's public roots and need none).",
+      "PEM bundle trusted **in addition to** Node's root CAs for `rediss://` (ElastiCache's certificates chain to Amazon's public roots and need none). Checked at init: a readable file with at least one `-----BEGIN CERTIFICATE-----` block, each of which must parse; a directory, a DER file or a key alone is a `ConfigError`.",
   },
   connectOnInit: {
     env: 'REDIS_CONNECT_ON_INIT',

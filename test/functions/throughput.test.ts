@@ -25,6 +25,11 @@ function post(body: string): APIGatewayProxyEvent {
   } as APIGatewayProxyEvent;
 }
 
+/** A POST with a query string too. */
+function postWithQuery(query: Record<string, string>, body: string): APIGatewayProxyEvent {
+  return { ...post(body), queryStringParameters: query };
+}
+
 /** The handler, from a fresh module copy whose pool uses `redisUrl`. */
 async function throughput(redisUrl: string) {
   return (await importThroughput({ REDIS_URL: redisUrl, REDIS_METRICS: 'false' })).handler;
@@ -102,6 +107,52 @@ describe('GET|POST /api/v1/test/redis', () => {
     });
   });
 
+  test('takes null (JSON) and an empty value (query string) as absent: the default, for every parameter', async ({
+    redisServer,
+  }) => {
+    const handler = await throughput(redisServer.url);
+    const defaults = { concurrency: 50, op: 'get', valueBytes: 100, keyspace: 1_000 };
+    const nulls = await handler(
+      post('{"durationMs":50,"op":null,"concurrency":null,"valueBytes":null,"keyspace":null}'),
+      lambdaContext(10_000),
+    );
+    expect(nulls.statusCode, nulls.body).toBe(200);
+    expect((JSON.parse(nulls.body) as ThroughputReport).params).toEqual({
+      durationMs: 50,
+      ...defaults,
+    });
+    const empties = await handler(
+      get({ durationMs: '50', op: '', concurrency: '', valueBytes: '', keyspace: '' }),
+      lambdaContext(10_000),
+    );
+    expect(empties.statusCode, empties.body).toBe(200);
+    expect((JSON.parse(empties.body) as ThroughputReport).params).toEqual({
+      durationMs: 50,
+      ...defaults,
+    });
+    // durationMs too (its default is a one-second run).
+    const noDuration = await handler(post('{"durationMs":null}'), lambdaContext(10_000));
+    expect(noDuration.statusCode, noDuration.body).toBe(200);
+    expect((JSON.parse(noDuration.body) as ThroughputReport).params.durationMs).toBe(1_000);
+  });
+
+  // Parameters are checked before any connection is taken: no Redis is needed for a 400.
+  test('answers 400 to a POST with a query string, naming each parameter in it', async () => {
+    const handler = await throughput(await nowhere());
+    const response = await handler(
+      postWithQuery({ durationMs: '50', op: 'set' }, '{"durationMs":50}'),
+      lambdaContext(10_000),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).message).toBe(
+      'durationMs, op: query parameters on a POST are not read (send every parameter in the JSON body)',
+    );
+    // Without a body too: the query string is not a second way in.
+    const bodyless = await handler(postWithQuery({ op: 'set' }, ''), lambdaContext(10_000));
+    expect(bodyless.statusCode).toBe(400);
+    expect(JSON.parse(bodyless.body).message).toMatch(/^op: query parameters on a POST/);
+  });
+
   test('stops before the invocation deadline and says so', async ({ redisServer }) => {
     const handler = await throughput(redisServer.url);
     const deadline = Date.now() + 1_500;
@@ -127,6 +178,12 @@ describe('GET|POST /api/v1/test/redis', () => {
     ['zero keyspace', get({ keyspace: '0' }), /keyspace/],
     ['unknown op', get({ op: 'flushall' }), /op: expected one of get, set, mixed, got "flushall"/],
     ['unknown parameter', get({ durationMS: '10' }), /durationMS: unknown parameter/],
+    // As API Gateway delivers it: JSON, parsed into an own property named __proto__.
+    [
+      'a parameter named __proto__',
+      get(JSON.parse('{"__proto__":"1"}') as Record<string, string>),
+      /^__proto__: unknown parameter/,
+    ],
     [
       'malformed JSON',
       post('{"durationMs": 10'),

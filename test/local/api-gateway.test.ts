@@ -82,6 +82,26 @@ describe('the REST proxy event', () => {
     expect(event.headers).toEqual({ 'X-Tag': 'three', 'x-tag': 'two' });
   });
 
+  test("names of Object.prototype's members are names like any other", () => {
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const event = toProxyEvent(
+      request({
+        query: names.map((name) => `${name}=q-${name}`).join('&'),
+        rawHeaders: names.flatMap((name) => [name, `h-${name}`]),
+      }),
+    );
+    // The event crosses the Runtime API as JSON: check what the function receives.
+    const received = JSON.parse(JSON.stringify(event)) as typeof event;
+    for (const name of names) {
+      expect(Object.hasOwn(received.queryStringParameters ?? {}, name), name).toBe(true);
+      expect(received.queryStringParameters?.[name]).toBe(`q-${name}`);
+      expect(received.multiValueQueryStringParameters?.[name]).toEqual([`q-${name}`]);
+      expect(received.headers[name]).toBe(`h-${name}`);
+      expect(received.multiValueHeaders[name]).toEqual([`h-${name}`]);
+    }
+    expect(Object.keys(received.headers)).toEqual(names);
+  });
+
   test('a UTF-8 body arrives as text, other bytes base64-encoded', () => {
     const text = toProxyEvent(request({ method: 'POST', body: Buffer.from('{"op":"set"} ✓') }));
     expect(text).toMatchObject({ body: '{"op":"set"} ✓', isBase64Encoded: false });
@@ -112,6 +132,26 @@ describe('the proxy result', () => {
       'set-cookie': ['a=1', 'b=2'],
     });
     expect(response.body.toString()).toBe('made');
+  });
+
+  test('a header named like an Object.prototype member is a header like any other', () => {
+    const { response } = toHttpResponse(
+      report({
+        result: {
+          statusCode: 200,
+          headers: { constructor: 'a', toString: 'b', ['__proto__']: 'c' },
+          multiValueHeaders: { hasOwnProperty: ['d', 'e'] },
+          body: '',
+        },
+      }),
+    );
+    expect(Object.entries(response.headers)).toEqual([
+      ['constructor', 'a'],
+      ['tostring', 'b'],
+      ['__proto__', 'c'],
+      ['hasownproperty', ['d', 'e']],
+      ['content-type', 'application/json'],
+    ]);
   });
 
   test('a base64 body is decoded; a missing content type is application/json', () => {

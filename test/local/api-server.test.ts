@@ -1,12 +1,21 @@
 // The local API over real HTTP, with the functions in the simulator against real Redis: both
 // routes, the API's own errors, its own redis-server, and `npm start` end to end.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { API_GATEWAY_TIMEOUT_MS } from '../../functions/manifest.js';
 import type { ThroughputReport } from '../../functions/throughput-contract.js';
-import { type LocalApi, MAX_BODY_BYTES, startLocalApi } from '../../local/api-server.js';
+import {
+  DEFAULT_MAX_ENVIRONMENTS,
+  type LocalApi,
+  MAX_BODY_BYTES,
+  startLocalApi,
+} from '../../local/api-server.js';
 import { isProcessAlive } from '../../local/index.js';
 import { findOnPath, RedisServerNotFoundError } from '../../local/redis-server.js';
 import { descendantsOf, processTable } from '../helpers/processes.js';
@@ -22,6 +31,25 @@ const INIT_TIMEOUT_MS = 60_000;
 async function getJson(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
   return { response, body: (await response.json()) as Record<string, unknown> };
+}
+
+/**
+ * A GET through node:http, which sends any header name HTTP allows (fetch's Headers may treat a
+ * name such as __proto__ specially). Rejects when the connection is cut without an answer.
+ */
+function httpGet(url: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = httpRequest(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The counts of one run agree with each other and with what was asked for. */
@@ -89,12 +117,57 @@ describe('the local API', () => {
     expect(report.params.op).toBe('mixed');
   });
 
+  test('POST: null means the default; a query string is a 400 naming its parameters', async () => {
+    const { response, body } = await getJson(`${api.url}/api/v1/test/redis`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 100, op: null, concurrency: null }),
+    });
+    expect(response.status).toBe(200);
+    expect((body as unknown as ThroughputReport).params).toMatchObject({
+      op: 'get',
+      concurrency: 50,
+    });
+
+    const withQuery = await getJson(`${api.url}/api/v1/test/redis?op=set&keyspace=5`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 100 }),
+    });
+    expect(withQuery.response.status).toBe(400);
+    expect(withQuery.body.message).toMatch(
+      /^op, keyspace: query parameters on a POST are not read/,
+    );
+  });
+
   test("a bad parameter is the function's own 400, passed through", async () => {
     const { response, body } = await getJson(`${api.url}/api/v1/test/redis?concurrency=0&op=del`);
     expect(response.status).toBe(400);
     expect(body.error).toBe('BadRequest');
     expect(body.message).toContain('concurrency: expected an integer from 1 to 1000, got "0"');
     expect(body.message).toContain('op: expected one of get, set, mixed');
+  });
+
+  // Names of Object.prototype members used to crash the request (an empty reply): the event's
+  // maps were plain objects, so `map[name]` found the prototype's member.
+  describe.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('%s', (name) => {
+    test('as a query parameter reaches the function like any other name', async () => {
+      const health = await httpGet(`${api.url}/api/v1/health?${name}=1`);
+      expect(health.status).toBe(200);
+      // The throughput function names it as an unknown parameter: it arrived, with its name.
+      const load = await httpGet(`${api.url}/api/v1/test/redis?durationMs=10&${name}=1`);
+      expect(load.status).toBe(400);
+      expect(load.body.message).toBe(
+        `${name}: unknown parameter (known: durationMs, concurrency, op, valueBytes, keyspace)`,
+      );
+    });
+
+    test('as a header is passed on like any other', async () => {
+      const health = await httpGet(`${api.url}/api/v1/health`, { [name]: 'x' });
+      expect(health.status).toBe(200);
+      const load = await httpGet(`${api.url}/api/v1/test/redis?durationMs=10`, { [name]: 'x' });
+      expect(load.status).toBe(200);
+    });
   });
 
   test('an unknown route is 404; a known one with the wrong method 405 naming the allowed', async () => {
@@ -121,6 +194,145 @@ describe('the local API', () => {
     const [response] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
     req.destroy();
     expect(response.statusCode).toBe(413);
+  });
+});
+
+describe('a body over 6 MB', () => {
+  let api: LocalApi;
+  let dir: string;
+  let bodyFile: string;
+  beforeAll(async () => {
+    // The client is curl, as a developer would use it: apt-get install curl.
+    expect(findOnPath('curl'), 'curl is not on the PATH').toBeDefined();
+    api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      initTimeoutMs: INIT_TIMEOUT_MS,
+    });
+    dir = await mkdtemp(join(tmpdir(), 'local-api-413-'));
+    bodyFile = join(dir, 'body.json');
+    // Well past the limit, so most of it is still on the way when the 413 is sent.
+    await writeFile(bodyFile, Buffer.alloc(MAX_BODY_BYTES + 1024 * 1024, 'a'));
+  });
+  afterAll(async () => {
+    await api?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** curl's answer: exit code, status and body (curl reports 000, or the 100, when cut off). */
+  function curlPost(args: string[]) {
+    const argv = ['-sS', '-w', '\n%{http_code}', '--data-binary', `@${bodyFile}`, ...args];
+    return new Promise<{ code: number; status: string; body: string }>((resolve) => {
+      execFile('curl', [...argv, `${api.url}/api/v1/test/redis`], (error, stdout) => {
+        const lines = stdout.split('\n');
+        const status = lines.pop() ?? '';
+        resolve({ code: error ? Number(error.code) : 0, status, body: lines.join('\n') });
+      });
+    });
+  }
+
+  // The connection used to be reset while the body was still arriving, and the client lost the
+  // 413 it had been sent (about one time in three with curl).
+  test.each([
+    ['Content-Length', ['-H', 'Expect:']],
+    ['Expect: 100-continue', ['-H', 'Expect: 100-continue']],
+    ['chunked', ['-H', 'Expect:', '-H', 'Transfer-Encoding: chunked']],
+  ])(
+    'is answered 413, 20 times in a row, through curl (%s)',
+    async (_, args) => {
+      for (let i = 0; i < 20; i++) {
+        const answer = await curlPost(['-H', 'content-type: application/json', ...args]);
+        expect(answer, `request ${i + 1}`).toMatchObject({ code: 0, status: '413' });
+        expect(JSON.parse(answer.body)).toEqual({
+          message: `Request Too Long: the body is over ${MAX_BODY_BYTES} bytes`,
+        });
+      }
+    },
+    // curl reads the 7 MB file for each request: most of a second on a loaded machine.
+    120_000,
+  );
+});
+
+// Lambda does not queue a synchronous invocation beyond a function's concurrency: it refuses it
+// (TooManyRequestsException), and API Gateway turns a refused invocation into its 500. API
+// Gateway itself gives up on an integration after 29 s with a 504. The limits are options of
+// startLocalApi, small here.
+describe('concurrency limit and integration timeout', () => {
+  const load = (api: LocalApi, durationMs: number) =>
+    getJson(`${api.url}/api/v1/test/redis?durationMs=${durationMs}&concurrency=1`);
+
+  test('an invocation beyond the limit is refused at once, as API Gateway answers it', async () => {
+    const api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      initTimeoutMs: INIT_TIMEOUT_MS,
+      maxEnvironments: 1,
+    });
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      // Two at once, one environment: one runs, the other is refused (whichever came second).
+      const both = await Promise.all([load(api, 1_500), load(api, 1_500)]);
+      const statuses = both.map(({ response }) => response.status).sort();
+      expect(statuses).toEqual([200, 500]);
+      const refused = both.find(({ response }) => response.status === 500);
+      expect(refused?.body).toEqual({ message: 'Internal server error' });
+      expect(refused?.response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      const logged = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
+      expect(logged).toContain('GET /api/v1/test/redis -> 500: throttled');
+
+      // The limit is per function, and the refused request took nothing: both answer again.
+      const [health, again] = await Promise.all([
+        getJson(`${api.url}/api/v1/health`),
+        load(api, 10),
+      ]);
+      expect([health.response.status, again.response.status]).toEqual([200, 200]);
+    } finally {
+      await api.close();
+      stderr.mockRestore();
+    }
+  });
+
+  test('a function still running at the integration timeout is 504; it keeps its environment', async () => {
+    const api = await startLocalApi({
+      port: 0,
+      redisUrl: REDIS_URL,
+      env: FUNCTION_ENV,
+      initTimeoutMs: INIT_TIMEOUT_MS,
+      maxEnvironments: 1,
+      integrationTimeoutMs: 1_000,
+    });
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const slow = await load(api, 20_000);
+      expect(slow.response.status).toBe(504);
+      expect(slow.body).toEqual({ message: 'Endpoint request timed out' });
+      // As in Lambda, the invocation goes on after API Gateway gave up: the function's one
+      // environment is still busy, so the next request is refused.
+      const next = await load(api, 10);
+      expect(next.response.status).toBe(500);
+      const logged = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
+      expect(logged).toContain('GET /api/v1/test/redis -> 504: no answer after 1000 ms');
+    } finally {
+      // Closed first: the invocation cut off by the 504 ends now, and says so on stderr.
+      await api.close();
+      stderr.mockRestore();
+    }
+  });
+
+  test('the limits must be positive integers', async () => {
+    await expect(
+      startLocalApi({ port: 0, redisUrl: REDIS_URL, maxEnvironments: 0 }),
+    ).rejects.toThrow('maxEnvironments must be a positive integer, got 0');
+    await expect(
+      startLocalApi({ port: 0, redisUrl: REDIS_URL, integrationTimeoutMs: Number.NaN }),
+    ).rejects.toThrow('integrationTimeoutMs must be a positive integer, got NaN');
+  });
+
+  test("default to 10 environments per function and API Gateway's 29 s", () => {
+    expect(DEFAULT_MAX_ENVIRONMENTS).toBe(10);
+    expect(API_GATEWAY_TIMEOUT_MS).toBe(29_000);
   });
 });
 
@@ -249,7 +461,9 @@ describe('npm start', () => {
       expect(tsx).toBeDefined();
       process.kill(tsx?.pid ?? 0, 'SIGINT');
 
-      const [code] = await once(child, 'exit');
+      // 'close', not 'exit': npx may exit before the node process under it has written its
+      // last line into the pipe they share; 'close' waits for every writer.
+      const [code] = await once(child, 'close');
       expect(code).toBe(0);
       expect(output()).toContain('Stopped.');
       await expectAllGone(started.map((p) => p.pid));
@@ -276,7 +490,7 @@ describe('npm start', () => {
 
       // npm re-raises the SIGINT once its child is done, as shells expect (or exits 130), so
       // our own clean exit shows in the last line it printed before exit(0).
-      const [code, signal] = await once(child, 'exit');
+      const [code, signal] = await once(child, 'close');
       expect(signal === 'SIGINT' || code === 0 || code === 130, `${code} ${signal}`).toBe(true);
       expect(output()).toContain('Stopped.');
       await expectAllGone(started.map((p) => p.pid));

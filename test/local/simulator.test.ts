@@ -264,16 +264,23 @@ describe('concurrency', () => {
     expect(sim.environments()).toHaveLength(2);
     // Two waited for room. Which environment had room first is up to the machine (one may be
     // slow to start), so not "two each": but no environment ever ran two at once, so on each
-    // one every invocation started only after the one before it had ended.
+    // one every invocation started only after the one before it had ended, and its module
+    // counted them 1, 2, … in that order.
     expect(sim.environments().reduce((sum, env) => sum + env.invocations, 0)).toBe(4);
     for (const env of sim.environments()) {
       const onEnv = reports
         .filter((r) => r.environmentId === env.id)
         .map((r) => resultOf<Slept>(r))
-        .sort((a, b) => a.startedAt - b.startedAt);
+        .sort((a, b) => a.count - b.count);
       expect(onEnv.length, env.id).toBe(env.invocations);
+      expect(
+        onEnv.map((s) => s.count),
+        env.id,
+      ).toEqual(onEnv.map((_, i) => i + 1));
       for (let i = 1; i < onEnv.length; i++) {
-        expect(onEnv[i]?.startedAt, env.id).toBeGreaterThanOrEqual(onEnv[i - 1]?.endedAt ?? 0);
+        expect(onEnv[i]?.startedAt, env.id).toBeGreaterThanOrEqual(
+          onEnv[i - 1]?.endedAt ?? Number.NaN,
+        );
       }
     }
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, ENV_VARS, loadConfig, redactUrl } from '../../src/config.js';
@@ -13,6 +14,16 @@ import {
 import { POOL_OPTION_KEYS, POOL_OPTIONS } from '../../src/options.js';
 
 const PASSWORD = 'hunter2-s3cr3t';
+
+/** Real PEM certificates: two of Node's bundled root CAs. */
+const [CERT_A = '', CERT_B = ''] = rootCertificates;
+
+/** A fresh file holding `content`, in a directory of its own. */
+function tempFile(name: string, content: string | Buffer): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'lrp-config-')), name);
+  writeFileSync(path, content);
+  return path;
+}
 
 function configError(env: Record<string, string>, options: object = {}): ConfigError {
   try {
@@ -46,9 +57,7 @@ describe('loadConfig', () => {
   });
 
   it('reads every variable', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lrp-config-'));
-    const ca = join(dir, 'ca.pem');
-    writeFileSync(ca, 'not checked here');
+    const ca = tempFile('ca.pem', CERT_A);
     const config = loadConfig({
       REDIS_URL: `rediss://app:${PASSWORD}@cache.example.com:6380/3`,
       REDIS_CLUSTER: 'false',
@@ -150,15 +159,110 @@ describe('loadConfig', () => {
   });
 
   it('rejects a database other than 0 in cluster mode and a CA file without TLS', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lrp-config-'));
-    const ca = join(dir, 'ca.pem');
-    writeFileSync(ca, '');
+    const ca = tempFile('ca.pem', CERT_A);
     const error = configError({
       REDIS_URL: 'redis://h:6379/2',
       REDIS_CLUSTER: 'true',
       REDIS_TLS_CA_FILE: ca,
     });
     expect(error.issues.map((i) => i.variable).sort()).toEqual(['REDIS_TLS_CA_FILE', 'REDIS_URL']);
+  });
+
+  describe('REDIS_TLS_CA_FILE is checked at init: a readable file of PEM certificates', () => {
+    const TLS_URL = 'rediss://cache.example.com:6380';
+    const caIssue = (path: string) =>
+      configError({ REDIS_URL: TLS_URL, REDIS_TLS_CA_FILE: path }).issues.find(
+        (i) => i.variable === 'REDIS_TLS_CA_FILE',
+      );
+
+    it('accepts a bundle of certificates, text between them included', () => {
+      const bundle = tempFile('bundle.pem', `# Our CAs\n${CERT_A}\nsecond:\n${CERT_B}\n`);
+      expect(loadConfig({ REDIS_URL: TLS_URL, REDIS_TLS_CA_FILE: bundle }).tlsCaFile).toBe(bundle);
+    });
+
+    it.each([
+      ['a directory', () => mkdtempSync(join(tmpdir(), 'lrp-config-')), /\(a directory\)/],
+      ['an empty file', () => tempFile('empty.pem', ''), /no PEM certificate/],
+      ['a file of text', () => tempFile('notes.txt', 'hello\n'), /no PEM certificate/],
+      [
+        'DER bytes',
+        () => tempFile('ca.der', Buffer.from([0x30, 0x82, 0x01, 0x0a, 0xff])),
+        /no PEM/,
+      ],
+      [
+        'a private key only',
+        () => tempFile('key.pem', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'),
+        /no PEM certificate/,
+      ],
+      [
+        'a certificate whose body is not one',
+        () =>
+          tempFile(
+            'broken.pem',
+            `${CERT_A}\n-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n`,
+          ),
+        /certificate 2 of 2 does not parse/,
+      ],
+      [
+        'a certificate cut short',
+        () => tempFile('cut.pem', `${CERT_A}\n${CERT_B.slice(0, CERT_B.length / 2)}`),
+        /certificate 2 of 2 has no END line/,
+      ],
+      ['a missing file', () => '/nonexistent/ca.pem', /not found or not readable/],
+    ])('rejects %s, naming the variable and the path', (_, make, reason) => {
+      const path = make();
+      const issue = caIssue(path);
+      expect(issue?.expected).toBe('a readable file of PEM certificates');
+      expect(issue?.received).toContain(JSON.stringify(path));
+      expect(issue?.received).toMatch(reason);
+    });
+
+    it('getRedisPool() refuses it at creation, before any acquire can fail on it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lrp-config-'));
+      expect(() => getRedisPool({ url: TLS_URL, tlsCaFile: dir })).toThrow(
+        /options\.tlsCaFile: expected a readable file of PEM certificates/,
+      );
+      await closeRedisPools();
+    });
+  });
+
+  it('rejects a variable set to an empty string; only an unset one takes the default', () => {
+    // An empty REDIS_URL used to mean 127.0.0.1:6379: in Lambda, a timeout instead of an error.
+    expect(configError({ REDIS_URL: '' }).issues).toEqual([
+      {
+        variable: 'REDIS_URL',
+        expected: 'a value (unset the variable for the default)',
+        received: 'an empty string',
+      },
+    ]);
+    expect(configError({ REDIS_URL: '  ' }).issues[0]?.received).toBe('an empty string');
+    for (const key of POOL_OPTION_KEYS) {
+      const { env } = POOL_OPTIONS[key];
+      expect(configError({ [env]: '' }).issues.map((i) => i.variable)).toEqual([env]);
+    }
+    expect(loadConfig({ REDIS_URL: undefined }).endpoint).toMatchObject({
+      host: '127.0.0.1',
+      port: 6379,
+    });
+  });
+
+  it.each([
+    ['redis://cache:0', 'REDIS_URL'],
+    ['rediss://cache:0/1', 'REDIS_URL'],
+  ])('rejects port 0 (%s): a port is 1-65535', (url, variable) => {
+    const error = configError({ REDIS_URL: url });
+    expect(error.issues).toEqual([
+      {
+        variable,
+        expected: 'a redis:// or rediss:// URL like redis://[user:password@]host[:port][/db]',
+        received: expect.stringContaining('a port outside 1-65535'),
+      },
+    ]);
+    expect(configError({}, { url }).issues[0]?.variable).toBe('options.url');
+    expect(loadConfig({ REDIS_URL: 'redis://cache:1' }).endpoint.port).toBe(1);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:65535' }).endpoint.port).toBe(65_535);
+    // Above 65535 the URL does not even parse.
+    expect(configError({ REDIS_URL: 'redis://cache:65536' }).issues[0]?.variable).toBe('REDIS_URL');
   });
 
   it('never prints a password: not in errors, not when the config is logged', () => {

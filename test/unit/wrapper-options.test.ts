@@ -91,6 +91,27 @@ describe('wrapper options', () => {
     ]);
   });
 
+  // Every value that is not a whole number of milliseconds within Lambda's 15 minutes, for both
+  // time options and both wrappers (redisPool() has no timeoutEarlyMs: see below).
+  const notMs: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, -1, 0.5, 900_001, '250', null];
+  it.each(
+    notMs.map((value) => [
+      String(typeof value === 'string' ? JSON.stringify(value) : value),
+      value,
+    ]),
+  )('deadlineMarginMs and timeoutEarlyMs reject %s', (_, value) => {
+    const expected = 'an integer from 0 to 900000';
+    for (const key of ['deadlineMarginMs', 'timeoutEarlyMs']) {
+      const issues = rejected(() => withRedisPool(handler, untyped({ [key]: value }))).issues;
+      expect(issues).toEqual([
+        { variable: `options.${key}`, expected, received: expect.any(String) },
+      ]);
+    }
+    expect(rejected(() => redisPool(untyped({ deadlineMarginMs: value }))).issues).toEqual([
+      { variable: 'options.deadlineMarginMs', expected, received: expect.any(String) },
+    ]);
+  });
+
   it('an unknown option fails at init, naming it', () => {
     expect(rejected(() => withRedisPool(handler, untyped({ exclusve: true }))).issues).toEqual([
       {
