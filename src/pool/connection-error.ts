@@ -123,12 +123,6 @@ function classifyCode(code: string): ConnectFailure {
       'the server does not speak TLS on that port: use redis:// for a plaintext server, or its TLS port',
     );
   }
-  if (code === 'ERR_SOCKET_BAD_PORT') {
-    return permanent(
-      'configuration',
-      "REDIS_URL names no usable port: put the server's port in it",
-    );
-  }
   return { permanent: false, reason: 'unreachable', what: code };
 }
 

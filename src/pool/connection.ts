@@ -72,8 +72,6 @@ export type ConnectionFactory = (
 
 /** The real connection factory: an ioredis client, connected and named. */
 export const connectIoredis: ConnectionFactory = async (name, config, events) => {
-  // Node would try port 0 and report ECONNREFUSED, as if a server were down.
-  if (config.endpoint.port === 0) throw badPort();
   const client = createClient(config, name);
   // Without a listener ioredis prints every socket error to the console. The first one is why
   // the connect failed: connect() itself only says "Connection is closed.".
@@ -184,12 +182,6 @@ function destroySockets(client: RedisClient): void {
 function isRefusedCommand(error: unknown): boolean {
   if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
   return error.message.startsWith('NOPERM') || error.message.startsWith('ERR unknown command');
-}
-
-function badPort(): Error {
-  return Object.assign(new RangeError('Port 0 is not a port a server listens on'), {
-    code: 'ERR_SOCKET_BAD_PORT',
-  });
 }
 
 function handshakeClosed(error: unknown): unknown {

@@ -28,7 +28,6 @@ describe('classifyConnectFailure', () => {
     [reply('ERR DB index is out of range'), 'configuration'],
     [reply('ERR SELECT is not allowed in cluster mode'), 'configuration'],
     [coded('ERR_SSL_WRONG_VERSION_NUMBER'), 'configuration'],
-    [coded('ERR_SOCKET_BAD_PORT'), 'configuration'],
   ])('permanent: %s → %s, with what to check', (error, reason) => {
     const failure = classifyConnectFailure(error);
     expect(failure).toMatchObject({ permanent: true, reason });
