@@ -1,5 +1,6 @@
 // A TCP proxy in front of a redis-server, for fault tests: silent network loss (blackhole),
-// connection resets (dropAll) and "DNS flips" (setTarget moves new connections elsewhere).
+// connection resets (dropAll), "DNS flips" (setTarget moves new connections elsewhere) and a
+// slow link (setLatency).
 
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -12,6 +13,9 @@ export interface TcpProxy {
   /** On: no bytes move either way, on existing and new connections, and nothing is closed
    * (silent network loss). Off: forwarding resumes, with whatever was held back. */
   blackhole(on: boolean): void;
+  /** Every chunk, either way, is forwarded this long after it arrived (order kept): a slow
+   * link, one round trip costing twice this. 0 (the default) forwards at once. */
+  setLatency(ms: number): void;
   /** Reset every current connection (both the client's and the upstream side). */
   dropAll(): void;
   /** Client connections currently open. */
@@ -36,6 +40,7 @@ class ForwardingProxy implements TcpProxy {
   private readonly links = new Set<Link>();
   private target: number;
   private blackholed = false;
+  private latencyMs = 0;
   private accepted = 0;
   private readonly acceptTimes: number[] = [];
 
@@ -66,6 +71,12 @@ class ForwardingProxy implements TcpProxy {
    * 'drain', which would undo a blackhole. */
   private pipe(from: Socket, to: Socket): void {
     from.on('data', (chunk: Buffer) => {
+      if (this.latencyMs > 0) {
+        this.later(() => {
+          if (!to.destroyed) to.write(chunk);
+        });
+        return;
+      }
       if (to.destroyed) return;
       if (!to.write(chunk)) {
         from.pause();
@@ -74,12 +85,19 @@ class ForwardingProxy implements TcpProxy {
         });
       }
     });
-    from.on('end', () => to.end());
+    from.on('end', () => this.later(() => to.end()));
     // An orderly close lets pending bytes (e.g. redis's "max clients" error) reach the peer.
-    from.on('close', (hadError) => (hadError ? to.destroy() : to.end()));
+    from.on('close', (hadError) => this.later(() => (hadError ? to.destroy() : to.end())));
     from.on('error', () => {
       // 'close' follows and tears down the other side.
     });
+  }
+
+  /** Runs `fn` after the link's latency (at once without one). Timers of equal delay fire in
+   * the order they were set, so bytes and closes keep their order. */
+  private later(fn: () => void): void {
+    if (this.latencyMs > 0) setTimeout(fn, this.latencyMs);
+    else fn();
   }
 
   /** Paused sockets are not read, so bytes wait in the kernel buffers like on a lost link and
@@ -96,6 +114,10 @@ class ForwardingProxy implements TcpProxy {
 
   setTarget(port: number): void {
     this.target = port;
+  }
+
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
   }
 
   blackhole(on: boolean): void {

@@ -6,7 +6,6 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +17,7 @@ import {
   RedisUnavailableError,
 } from '../../src/index.js';
 import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const pools: RedisPool[] = [];
 
@@ -251,7 +251,8 @@ describe('a server loading its dataset', () => {
 describe('the connect timeout bounds the whole handshake, and only it', () => {
   it('a link slower than the command timeout but within the connect timeout connects', async () => {
     const server = await startRedis();
-    const proxy = await latencyProxy(server.port, 150); // 300 ms per round trip
+    const proxy = await startTcpProxy(server.port);
+    proxy.setLatency(150); // 300 ms per round trip
     try {
       const pool = poolFor(proxy.url, {
         commandTimeoutMs: 200,
@@ -270,7 +271,8 @@ describe('the connect timeout bounds the whole handshake, and only it', () => {
 
   it('a link within the command timeout but slower than the connect timeout does not', async () => {
     const server = await startRedis();
-    const proxy = await latencyProxy(server.port, 300); // 600 ms per round trip
+    const proxy = await startTcpProxy(server.port);
+    proxy.setLatency(300); // 600 ms per round trip
     try {
       const pool = poolFor(proxy.url, {
         commandTimeoutMs: 10_000,
@@ -333,52 +335,6 @@ async function startBareRedis(args: string[]): Promise<{ readonly port: number }
 }
 
 // ---- a slow link ----------------------------------------------------------------------------
-
-interface LatencyProxy {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/**
- * Forwards to 127.0.0.1:`targetPort`, delaying every chunk by `delayMs` in each direction (a
- * round trip costs twice that), in order. test/helpers/tcp-proxy.ts holds or drops traffic but
- * does not delay it.
- */
-function latencyProxy(targetPort: number, delayMs: number): Promise<LatencyProxy> {
-  const sockets = new Set<Socket>();
-  const forward = (from: Socket, to: Socket) => {
-    from.on('data', (chunk: Buffer) => {
-      setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, delayMs);
-    });
-    from.on('close', () => setTimeout(() => to.destroy(), delayMs));
-  };
-  const server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.setNoDelay(true);
-      socket.on('error', () => {});
-      socket.on('close', () => sockets.delete(socket));
-    }
-    forward(client, upstream);
-    forward(upstream, client);
-  });
-  return new Promise((resolve) => {
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as { port: number };
-      resolve({
-        url: `redis://127.0.0.1:${port}`,
-        close: () =>
-          new Promise((done) => {
-            for (const socket of sockets) socket.destroy();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
-}
 
 // ---- certificates ---------------------------------------------------------------------------
 
