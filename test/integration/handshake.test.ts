@@ -69,6 +69,8 @@ describe('least privilege: the handshake needs nothing beyond HELLO/AUTH', () =>
   it.each([
     ['+get +set +ping', ['+get', '+set', '+ping'], 'SET'],
     ['+@read +@connection -client', ['+@read', '+@connection', '-client'], 'GET'],
+    // The access string the README gives as enough for the pool.
+    ['+@read +@write +ping', ['+@read', '+@write', '+ping'], 'SET'],
   ])(
     'an ACL user allowed only %s connects, works, and nothing is printed',
     async (_, rules, use) => {
