@@ -5,9 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { ACCOUNT_ID } from './lambda-env.js';
 
-/** The account id of the simulator's ARNs (see lambda-env.ts). */
-const ACCOUNT_ID = '123456789012';
 const API_ID = 'local';
 
 export interface HttpRequestInput {

@@ -11,7 +11,7 @@ export interface FunctionIdentity {
   timeoutMs: number;
 }
 
-const ACCOUNT_ID = '123456789012';
+export const ACCOUNT_ID = '123456789012';
 const VERSION = '$LATEST';
 
 export function functionArn(fn: FunctionIdentity): string {
