@@ -86,7 +86,13 @@ export interface WithRedisPoolOptions extends RedisPoolHandlerOptions {
   /**
    * A handler still running this long before Lambda's deadline is answered with a
    * DeadlineError (it keeps running in the background), so its lease is released and its
-   * metrics flushed in time, as middy's `timeoutEarlyInMillis` does. Default 5; 0 turns it off.
+   * metrics flushed in time, as middy's `timeoutEarlyInMillis` does. 0 turns it off.
+   *
+   * Default 250: the timer fires only when the handler lets the event loop turn, so it must
+   * leave room for a late timer (a synchronous stretch of the handler, a small share of a
+   * vCPU), the release and the metrics flush. With 5 ms, handlers that overran on a busy loop
+   * hit Lambda's timeout (the environment is then killed and the next invocation is a cold
+   * start); with 250 none did (test/reliability/lifecycle.test.ts, 'deadline').
    */
   readonly timeoutEarlyMs?: number;
 }
@@ -106,7 +112,7 @@ const defaults: ResolvedOptions = {
   exclusive: false,
   deadlineMarginMs: 250,
   metrics: undefined,
-  timeoutEarlyMs: 5,
+  timeoutEarlyMs: 250,
 };
 
 const MAX_MS = 900_000; // Lambda's 15-minute limit

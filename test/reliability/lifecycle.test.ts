@@ -192,6 +192,33 @@ describe('freeze', () => {
   });
 });
 
+describe('deadline', () => {
+  test('a handler that overruns on a busy event loop is answered before Lambda times it out', {
+    timeout: LONG_TEST_MS,
+  }, async ({ redisServer: server }) => {
+    // The default timeoutEarlyMs. The handler's synchronous slices (40 ms: a small function's
+    // share of a vCPU, or a JSON.parse of a large payload) make the early-timeout timer fire up
+    // to one slice late; the release and the metrics flush must still fit before the deadline.
+    const sim = await startFunction(server.url, {}, { timeoutMs: 1_500 });
+    const [envId] = await warmEnvironments(sim, 1);
+
+    const reports = [];
+    for (let i = 0; i < 4; i++) reports.push(await invoke(sim, { op: 'overrun', sliceMs: 40 }));
+    figure('overrunning invocations', reports.map(outcomeOf).join(', '));
+    figure(
+      'answered after (ms, of a 1500 ms timeout)',
+      reports.map((r) => Math.round(r.durationMs)).join(', '),
+    );
+
+    for (const report of reports) {
+      expect(report.timedOut).toBe(false);
+      expect(report.error?.errorType).toBe('DeadlineError');
+      // Answered in time, so the environment lives on: no cold start after a timeout.
+      expect(report.environmentId).toBe(envId);
+    }
+  });
+});
+
 describe('hung server', () => {
   test('a SIGSTOPped server fails invocations before their deadline; they recover after SIGCONT', {
     timeout: LONG_TEST_MS,

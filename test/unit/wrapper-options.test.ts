@@ -42,7 +42,7 @@ describe('wrapper options', () => {
       exclusive: false,
       deadlineMarginMs: 250,
       metrics: undefined,
-      timeoutEarlyMs: 5,
+      timeoutEarlyMs: 250,
     };
     expect(resolveOptions(undefined, 'withRedisPool')).toEqual(expected);
     expect(resolveOptions({ exclusive: undefined }, 'withRedisPool')).toEqual(expected);
