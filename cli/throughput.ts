@@ -2,7 +2,9 @@
 /**
  * redis-pool-throughput: runs the Redis throughput test of a throughput endpoint (by default
  * the local one of `npm start`) and prints its results as a table, or as JSON with --json.
- * Exit status: 0 done, 1 the endpoint failed or could not be reached, 2 bad options.
+ * A call to an API Gateway host is signed with SigV4 (./aws-signing.ts).
+ * Exit status: 0 done, 1 the endpoint failed, could not be reached, denied the call or no
+ * credentials were found, 2 bad options.
  */
 
 import { startProgress } from './progress.js';
@@ -23,10 +25,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const { url, params, json } = parsed;
+  const { params, json } = parsed;
   const label = `${params.op} x ${params.concurrency} for ${params.durationMs} ms`;
   const progress = startProgress(params.durationMs, label);
-  const outcome = await callThroughput(url, params).finally(() => progress.stop());
+  const outcome = await callThroughput(parsed).finally(() => progress.stop());
   if (!outcome.ok) {
     process.stderr.write(`${outcome.message}\n`);
     return 1;

@@ -1,8 +1,5 @@
 // The throughput CLI: its pure parts in process, and the real command (a child process, as a
 // user runs it) against the local API over real HTTP and real Redis.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_URL, parseCliArgs, UsageError } from '../../cli/throughput-args.js';
 import {
@@ -14,8 +11,8 @@ import {
 } from '../../cli/throughput-format.js';
 import { type LocalApi, startLocalApi } from '../../local/api-server.js';
 import { freePort } from '../helpers/redis-server.js';
+import { runCli } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const REPORT: ThroughputReport = {
@@ -48,6 +45,7 @@ describe('the command line', () => {
     expect(parseCliArgs([])).toEqual({
       help: false,
       url: DEFAULT_URL,
+      method: 'POST',
       json: false,
       params: { durationMs: 1000, concurrency: 50, op: 'get', valueBytes: 100, keyspace: 1000 },
     });
@@ -63,10 +61,12 @@ describe('the command line', () => {
       '--value-bytes=64',
       '--keyspace=10',
       '--json',
+      '--method=get',
     ]);
     expect(parsed).toEqual({
       help: false,
       url: 'http://example.test/prod/api/v1/test/redis',
+      method: 'GET',
       json: true,
       params: { durationMs: 2000, concurrency: 8, op: 'set', valueBytes: 64, keyspace: 10 },
     });
@@ -83,6 +83,7 @@ describe('the command line', () => {
     [['--duration', 'soon'], '--duration: expected e.g. 1500, 1500ms or 2s'],
     [['--op', 'del'], '--op: expected one of get, set, mixed, got "del"'],
     [['--url', 'ftp://x/'], '--url: expected an http(s) URL, got a ftp: URL'],
+    [['--method', 'PUT'], '--method: expected POST or GET, got "PUT"'],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
     expect(() => parseCliArgs(argv)).toThrow(message);
@@ -134,31 +135,6 @@ describe('the output', () => {
     expect(isThroughputReport(null)).toBe(false);
   });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** What `npm run throughput` runs (tsx), without npm's and npx's own start-up on top: on a
- * loaded machine every process start costs seconds. */
-async function runCli(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/throughput.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
 
 // A child process per test, and functions that cold-start: slow on a loaded machine.
 describe('redis-pool-throughput against the local API', { timeout: 90_000 }, () => {

@@ -1,0 +1,32 @@
+/** Runs the throughput CLI as a user does (a child process), and collects what it printed. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** What `npm run throughput` runs (tsx), without npm's and npx's own start-up on top: on a
+ * loaded machine every process start costs seconds. `env` replaces the inherited environment. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/throughput.ts', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
