@@ -23,7 +23,7 @@ export class RedisPoolError extends Error {
 
   constructor(code: string, message: string, options?: ErrorOptions, statusCode = 500) {
     // A cause (ioredis's refusal of HELLO … AUTH, say) may hold a password: see redact.ts.
-    super(message, options && { ...options, cause: redactSecrets(options.cause) });
+    super(message, options && 'cause' in options ? { cause: redactSecrets(options.cause) } : {});
     this.name = new.target.name;
     this.code = code;
     this.statusCode = statusCode;

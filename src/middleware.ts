@@ -13,7 +13,7 @@ import {
   resolveOptions,
   type WithRedisPoolOptions,
 } from './invocation.js';
-import { attachClient } from './pool/client-view.js';
+import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
 import { withTimeout } from './pool/timeout.js';
 import { redactSecrets } from './redact.js';

@@ -21,8 +21,8 @@ import {
   type RedisPoolHandlerOptions,
   resolveOptions,
 } from './invocation.js';
-import { attachClient } from './pool/client-view.js';
 import type { RedisClient } from './pool/connection.js';
+import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
 import { redactSecrets } from './redact.js';
 

@@ -12,8 +12,8 @@ import { isIP } from 'node:net';
 import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisPoolConfig } from '../config.js';
-import { summarizeWhenPrinted } from './client-view.js';
 import { isFailoverReply } from './connection-error.js';
+import { summarizeWhenPrinted } from './printable.js';
 import { withTimeout } from './timeout.js';
 
 /** The client a lease hands out: a standalone client, or a Cluster in cluster mode. */
