@@ -9,6 +9,7 @@
  * happened without naming the endpoint or anything from the configuration (the endpoint is a
  * property of its own, for logs). A broken deployment (500) is not exposed.
  */
+import { redactSecrets } from './redact.js';
 
 /** Base class of every error this library throws. */
 export class RedisPoolError extends Error {
@@ -21,7 +22,8 @@ export class RedisPoolError extends Error {
   readonly expose: boolean;
 
   constructor(code: string, message: string, options?: ErrorOptions, statusCode = 500) {
-    super(message, options);
+    // A cause (ioredis's refusal of HELLO … AUTH, say) may hold a password: see redact.ts.
+    super(message, options && 'cause' in options ? { cause: redactSecrets(options.cause) } : {});
     this.name = new.target.name;
     this.code = code;
     this.statusCode = statusCode;

@@ -13,8 +13,10 @@ import {
   resolveOptions,
   type WithRedisPoolOptions,
 } from './invocation.js';
+import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
 import { withTimeout } from './pool/timeout.js';
+import { redactSecrets } from './redact.js';
 
 /** What withRedisPool() returns: an async Lambda handler, and the pool it leases from. */
 export interface RedisPoolHandler<TEvent, TResult> {
@@ -45,16 +47,16 @@ export function withRedisPool<
     const invocation = runner.start(context);
     let result: TResult;
     try {
-      const redisContext = context as { redis?: unknown } & LambdaContext;
-      redisContext.redis = await invocation.acquire();
+      attachClient(context, await invocation.acquire());
       result = await untilEarlyTimeout(
-        handler(event, redisContext as RedisContext<RedisClientFor<TOptions>>),
+        handler(event, context as RedisContext<RedisClientFor<TOptions>>),
         invocation.lambdaDeadline,
         timeoutEarlyMs,
       );
     } catch (error) {
       await invocation.end(error);
-      throw error;
+      // The handler's error too: its own refused AUTH or ACL SETUSER carries the password.
+      throw redactSecrets(error);
     }
     await invocation.end();
     return result;

@@ -22,7 +22,9 @@ import {
   resolveOptions,
 } from './invocation.js';
 import type { RedisClient } from './pool/connection.js';
+import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
+import { redactSecrets } from './redact.js';
 
 /** Where the middleware keeps its cleanup function, like Powertools' middlewares do. */
 export const CLEANUP_KEY = 'lambda-redis-pool.cleanup';
@@ -92,11 +94,12 @@ export function redisPool<const TOptions extends RedisPoolHandlerOptions = NoOpt
     pool: runner.pool,
     async before(request) {
       const invocation = runner.start(request.context);
-      const cleanup: Cleanup = (req) => invocation.end(req.error);
+      // The error is redacted in place before middy rethrows it (or an error handler logs it):
+      // a handler's own refused AUTH or ACL SETUSER carries the password.
+      const cleanup: Cleanup = (req) => invocation.end(redactSecrets(req.error));
       // Stored before the acquire, so a failed acquire (which goes to onError) still flushes.
       request.internal[CLEANUP_KEY] = cleanup;
-      const context = request.context as { redis?: unknown };
-      context.redis = await invocation.acquire();
+      attachClient(request.context, await invocation.acquire());
     },
     after: cleanupRedisPool,
     onError: cleanupRedisPool,

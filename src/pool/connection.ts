@@ -13,6 +13,7 @@ import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisPoolConfig } from '../config.js';
 import { isFailoverReply } from './connection-error.js';
+import { summarizeWhenPrinted } from './printable.js';
 import { withTimeout } from './timeout.js';
 
 /** The client a lease hands out: a standalone client, or a Cluster in cluster mode. */
@@ -73,6 +74,7 @@ export type ConnectionFactory = (
 /** The real connection factory: an ioredis client, connected and named. */
 export const connectIoredis: ConnectionFactory = async (name, config, events) => {
   const client = createClient(config, name);
+  summarizeWhenPrinted(client, name);
   // Without a listener ioredis prints every socket error to the console. The first one is why
   // the connect failed: connect() itself only says "Connection is closed.".
   let firstError: Error | undefined;
