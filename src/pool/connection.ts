@@ -13,6 +13,7 @@ import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisPoolConfig } from '../config.js';
 import { isFailoverReply } from './connection-error.js';
+import { ConnectionSupervisor } from './supervisor.js';
 import { withTimeout } from './timeout.js';
 
 /** The client a lease hands out: a standalone client, or a Cluster in cluster mode. */
@@ -26,9 +27,13 @@ export type RedisClient = Redis | Cluster;
 export interface Connection {
   /** The client a lease hands out. */
   readonly client: RedisClient;
-  /** Open and taking commands now. Once false (ended, closed), never true again. */
+  /**
+   * Open and taking commands now, as far as this process knows: false as soon as the socket has
+   * read the server's FIN or reset, or the connection was declared dead. Once false, never true
+   * again.
+   */
   readonly ready: boolean;
-  /** One round trip; rejects when the connection does not answer (bounded by the socket timeout). */
+  /** One round trip; rejects when the connection does not answer (bounded by the command timeout). */
   ping(): Promise<void>;
   /**
    * Undoes what an exclusive lease may have left behind (an open MULTI, WATCHed keys, another
@@ -41,7 +46,7 @@ export interface Connection {
    * of every other lease on it: another db, or subscriber mode.
    */
   isTainted(db: number): boolean;
-  /** Closes at once; commands in flight fail with "Connection is closed". */
+  /** Closes at once; commands in flight fail (ConnectionLostError). */
   destroy(): void;
   /**
    * Closes politely (QUIT) so the server sees a clean disconnect; after `timeoutMs` at most the
@@ -87,7 +92,10 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
     throw firstError ?? handshakeClosed(error);
   }
   client.once('end', () => events.end());
-  return new IoredisConnection(client);
+  // Cluster node connections are ioredis's own: their command timeout is ioredis's socketTimeout.
+  const supervisor =
+    client instanceof Redis ? new ConnectionSupervisor(client, config.commandTimeoutMs) : undefined;
+  return new IoredisConnection(client, supervisor);
 };
 
 /**
@@ -97,10 +105,13 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
  * that an ioredis upgrade that moves them touches this class only.
  */
 class IoredisConnection implements Connection {
-  constructor(readonly client: RedisClient) {}
+  constructor(
+    readonly client: RedisClient,
+    private readonly supervisor: ConnectionSupervisor | undefined,
+  ) {}
 
   get ready(): boolean {
-    return this.client.status === 'ready';
+    return this.supervisor ? this.supervisor.usable : this.client.status === 'ready';
   }
 
   async ping(): Promise<void> {
@@ -139,6 +150,7 @@ class IoredisConnection implements Connection {
   }
 
   destroy(): void {
+    this.supervisor?.stop();
     this.client.disconnect();
   }
 
@@ -148,6 +160,7 @@ class IoredisConnection implements Connection {
    * destroyed, so that no socket outlives a close and keeps the process from exiting.
    */
   async quit(timeoutMs: number): Promise<void> {
+    this.supervisor?.stop();
     const client = this.client;
     const ended = new Promise<void>((resolve) => {
       if (client.status === 'end') resolve();
@@ -204,11 +217,8 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     // connect then fails). connectWithin's PING finds a server still loading its dataset.
     enableReadyCheck: false,
     connectTimeout: config.connectTimeoutMs,
-    // A connection with commands pending that receives nothing for this long is dead: ioredis
-    // destroys it and fails its commands ("Connection is closed."). One timer per burst of
-    // replies, where `commandTimeout` would arm and clear one per command: that costs ~16 % of
-    // the throughput of a busy shared connection (npm run bench).
-    socketTimeout: config.commandTimeoutMs,
+    // No socketTimeout: its timer runs before pending socket reads, so an event-loop stall
+    // would kill healthy connections. ConnectionSupervisor watches for silence instead.
     // A command that cannot be written now fails now, instead of queueing while the
     // invocation's deadline runs out.
     maxRetriesPerRequest: 0,
@@ -237,7 +247,10 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     // DNS would resolve to: keep the host names so certificate checks pass.
     dnsLookup: (address, callback) => callback(null, address),
     // Cluster opens node connections on its own: each names itself during its handshake.
-    redisOptions: { ...common, connectionName: name },
+    // They are not supervised: a node with commands pending that receives nothing for the
+    // command timeout is ioredis's socketTimeout (wall time: an event-loop stall longer than
+    // it can end a healthy node connection).
+    redisOptions: { ...common, connectionName: name, socketTimeout: config.commandTimeoutMs },
   };
   return new Cluster([{ host: endpoint.host, port: endpoint.port }], clusterOptions);
 }
@@ -245,9 +258,9 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
 /**
  * Connects, names the connection (best effort), selects its db and checks that the server is
  * not loading its dataset, or rejects and tears the client down when the connect timeout
- * passes first. The connect timeout is the one bound of the whole handshake: ioredis's socket
- * timeout (the command timeout) is armed only once it is done, so on a slow link a longer
- * REDIS_CONNECT_TIMEOUT_MS is enough to connect.
+ * passes first. The connect timeout is the one bound of the whole handshake: the command timeout
+ * is watched only once it is done, so on a slow link a longer REDIS_CONNECT_TIMEOUT_MS is enough
+ * to connect.
  *
  * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
  * handshake command before reading a reply, and a server that refuses the client (maxclients)
@@ -261,8 +274,6 @@ async function connectWithin(
 ): Promise<void> {
   const timeoutMs = config.connectTimeoutMs;
   const standalone = client instanceof Redis ? client : undefined;
-  const socketTimeout = standalone?.options.socketTimeout;
-  if (standalone) standalone.options.socketTimeout = undefined;
   const connect = async () => {
     await client.connect();
     if (standalone) await setUp(standalone, name, config.endpoint.db);
@@ -277,7 +288,6 @@ async function connectWithin(
     destroySockets(client);
     throw error;
   }
-  if (standalone) standalone.options.socketTimeout = socketTimeout;
 }
 
 /**
