@@ -33,6 +33,12 @@ export interface Connection {
    * again.
    */
   readonly ready: boolean;
+  /**
+   * Resolves once the socket events that have already arrived (a close or reset the server sent
+   * while this process could not read: a freeze, a long synchronous stretch) have been handled,
+   * so that `ready` tells what the process can know without asking the server.
+   */
+  catchUp(): Promise<void>;
   /** One round trip; rejects when the connection does not answer (bounded by the command timeout). */
   ping(): Promise<void>;
   /**
@@ -112,6 +118,14 @@ class IoredisConnection implements Connection {
 
   get ready(): boolean {
     return this.supervisor ? this.supervisor.usable : this.client.status === 'ready';
+  }
+
+  /**
+   * Two turns of the event loop: in the first, the poll phase reads a FIN or RST that waited in
+   * the socket; in the second, the socket's close is handled (ioredis ends the client).
+   */
+  catchUp(): Promise<void> {
+    return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
   }
 
   async ping(): Promise<void> {
