@@ -35,10 +35,14 @@ afterEach(async () => {
  * is what the process knows without asking the server. The command timeout is long unless a
  * test is about it: a loaded machine can leave a reply unread for a second.
  */
-function poolFor(url: string, options: RedisPoolOptions = {}): RedisPool {
+function poolFor(
+  target: { readonly url: string; readonly tls?: RedisServer['tls'] },
+  options: RedisPoolOptions = {},
+): RedisPool {
   const pool = new RedisPool(
     {
-      url,
+      url: target.url,
+      tlsCaFile: target.tls?.caFile,
       clientName: 'liveness-test',
       idleCheckMs: 600_000,
       commandTimeoutMs: 10_000,
@@ -72,15 +76,17 @@ function spinFor(ms: number): void {
  * Runs redis-cli in another process while this one cannot read its sockets: spawnSync blocks the
  * event loop until the command is done.
  */
-function whileFrozen(port: number, ...args: string[]): string {
-  const cli = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+function whileFrozen(server: RedisServer, ...args: string[]): string {
+  const tls = server.tls ? ['--tls', '--cacert', server.tls.caFile] : [];
+  const port = ['-p', String(server.port)];
+  const cli = spawnSync('redis-cli', [...tls, ...port, ...args], { encoding: 'utf8' });
   if (cli.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${cli.stderr}`);
   return cli.stdout;
 }
 
 /** A pool with one warm, idle connection (key `k` set to `v`). */
 async function warmPool(server: RedisServer, options: RedisPoolOptions = {}) {
-  const pool = poolFor(server.url, options);
+  const pool = poolFor(server, options);
   await pool.run((redis) => redis.set('k', 'v'));
   const [client] = await poolClients(server);
   if (!client?.id) throw new Error('the pool has no connection');
@@ -96,7 +102,7 @@ describe('a connection whose death the process can know is never handed out', ()
     redisServer: server,
   }) => {
     const { pool, clientId } = await warmPool(server);
-    whileFrozen(server.port, 'CLIENT', 'KILL', 'ID', clientId);
+    whileFrozen(server, 'CLIENT', 'KILL', 'ID', clientId);
     freezeFor(100); // the rest of the freeze: the connection has sat unused for a while
     expect(await pool.run((redis) => redis.get('k'))).toBe('v');
     expect(pool.stats()).toMatchObject({
@@ -116,7 +122,7 @@ describe('a connection whose death the process can know is never handed out', ()
     let dropped = false;
     for (let i = 0; i < 200 && !dropped; i++) {
       freezeFor(50);
-      dropped = !whileFrozen(server.port, 'CLIENT', 'LIST').includes(`id=${clientId} `);
+      dropped = !whileFrozen(server, 'CLIENT', 'LIST').includes(`id=${clientId} `);
     }
     expect(dropped, 'the server dropped the idle connection').toBe(true);
     expect(await pool.run((redis) => redis.get('k'))).toBe('v');
@@ -127,7 +133,7 @@ describe('a connection whose death the process can know is never handed out', ()
     redisServer: server,
   }) => {
     const { pool, clientId } = await warmPool(server, { poolMax: 3 });
-    whileFrozen(server.port, 'CLIENT', 'KILL', 'ID', clientId);
+    whileFrozen(server, 'CLIENT', 'KILL', 'ID', clientId);
     freezeFor(100);
     // Concurrent invocations on one environment (Lambda Managed Instances): the first acquire
     // makes the shared connection look busy, not idle, to the ones after it; they must still
@@ -146,7 +152,7 @@ describe('silence counts only while the process runs', () => {
   test('INCR in flight while the handler computes longer than the command timeout: the result arrives, the connection stays', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url, { commandTimeoutMs });
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     const incr = lease.redis.incr('counter');
     // Synchronous CPU work: the reply arrives meanwhile, unread until the work is done.
@@ -161,7 +167,7 @@ describe('silence counts only while the process runs', () => {
   test('a freeze with a command in flight is no silence either', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url, { commandTimeoutMs });
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     const replies = Promise.all([lease.redis.incr('a'), lease.redis.incr('b')]);
     freezeFor(2 * commandTimeoutMs);
@@ -173,7 +179,7 @@ describe('silence counts only while the process runs', () => {
   test('a silent server: the commands in flight fail with ConnectionLostError once the process has run for the command timeout', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url, { commandTimeoutMs });
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     server.pause();
     const started = performance.now();
@@ -215,7 +221,7 @@ describe('silence counts only while the process runs', () => {
   }) => {
     const proxy = await startTcpProxy(server.port);
     proxies.push(proxy);
-    const pool = poolFor(proxy.url, { commandTimeoutMs });
+    const pool = poolFor(proxy, { commandTimeoutMs });
     const lease = await pool.acquire();
     proxy.blackhole(true);
     const ping = lease.redis.ping().catch((e: unknown) => e);
@@ -233,7 +239,7 @@ describe('silence counts only while the process runs', () => {
   test('a stall while the server is silent does not bring the verdict forward', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url, { commandTimeoutMs });
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     server.pause();
     const get = lease.redis.get('k').catch((e: unknown) => e);
@@ -254,7 +260,7 @@ describe('silence counts only while the process runs', () => {
   test('a reply that arrived during a stall is read before any verdict, even when the silence had almost reached the timeout', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url, { commandTimeoutMs });
+    const pool = poolFor(server, { commandTimeoutMs });
     const lease = await pool.acquire();
     server.pause();
     const get = lease.redis.get('k');
@@ -276,11 +282,55 @@ describe('silence counts only while the process runs', () => {
   });
 });
 
+describe('over TLS', () => {
+  test.override({ redisTls: true });
+  const commandTimeoutMs = 1_000;
+
+  test('a close that arrived while the process could not read is found before the hand-out', async ({
+    redisServer: server,
+  }) => {
+    const { pool, clientId } = await warmPool(server);
+    whileFrozen(server, 'CLIENT', 'KILL', 'ID', clientId);
+    freezeFor(100);
+    expect(await pool.run((redis) => redis.get('k'))).toBe('v');
+    expect(pool.stats()).toMatchObject({ validationFailures: 1, reconnects: 1 });
+  });
+
+  test('replies that keep arriving for several command timeouts are no silence', async ({
+    redisServer: server,
+  }) => {
+    const pool = poolFor(server, { commandTimeoutMs });
+    const lease = await pool.acquire();
+    // 20 commands always in flight, until the connection has been busy for three timeouts'
+    // worth of silence slices: the detector must see the encrypted bytes arrive.
+    let answered = 0;
+    const busy = async (until: number) => {
+      while (performance.now() < until) {
+        await lease.redis.incr('busy');
+        answered++;
+      }
+    };
+    const until = performance.now() + 3 * commandTimeoutMs;
+    await Promise.all(Array.from({ length: 20 }, () => busy(until)));
+    await lease.release();
+    expect(answered).toBeGreaterThan(20);
+    expect(pool.stats().connectionsLost).toBe(0);
+    // And a real silence is still found.
+    const second = await pool.acquire();
+    server.pause();
+    const ping = second.redis.ping().catch((e: unknown) => e);
+    expect(await settlesBefore(ping, 2 * commandTimeoutMs)).toBe(true);
+    server.resume();
+    expect(await ping).toBeInstanceOf(ConnectionLostError);
+    await second.release(await ping);
+  });
+});
+
 describe('ConnectionLostError: one error for a command the connection cannot carry', () => {
   test('a command on a connection already lost: not sent, a typed error, and the pool drops the connection', async ({
     redisServer: server,
   }) => {
-    const pool = poolFor(server.url);
+    const pool = poolFor(server);
     const lease = await pool.acquire();
     const id = await lease.redis.client('ID');
     await server.cli('CLIENT', 'KILL', 'ID', String(id));
@@ -301,7 +351,7 @@ describe('ConnectionLostError: one error for a command the connection cannot car
     startServer,
   }) => {
     const server = await startServer();
-    const pool = poolFor(server.url);
+    const pool = poolFor(server);
     const lease = await pool.acquire({ exclusive: true });
     const blocked = lease.redis.blpop('queue', 0).catch((e: unknown) => e);
     // The BLPOP has reached the server when it shows in CLIENT LIST as the last command.
