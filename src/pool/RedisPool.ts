@@ -99,7 +99,8 @@ export interface PoolStats {
   readonly reused: number;
   /** Connections opened to replace one that was lost. */
   readonly reconnects: number;
-  /** Idle connections that failed their PING and were replaced. */
+  /** Idle connections found dead before a lease (a close read on the catch-up, or no PING
+   * answer) and replaced. */
   readonly validationFailures: number;
   /** The budget: REDIS_POOL_MAX. */
   readonly max: number;
