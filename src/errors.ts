@@ -1,7 +1,8 @@
 /**
  * The typed errors the pool throws. A handler can tell an outage (`RedisUnavailableError`),
- * an exhausted budget (`AcquireTimeoutError`) and a bad deployment (`ConfigError`) apart
- * with `instanceof` or the stable `code`, without parsing messages.
+ * a connection lost under a command (`ConnectionLostError`), an exhausted budget
+ * (`AcquireTimeoutError`) and a bad deployment (`ConfigError`) apart with `instanceof` or the
+ * stable `code`, without parsing messages.
  *
  * Each also carries an HTTP status the way `http-errors` does (`statusCode`, `status`,
  * `expose`), so error handlers that read them (middy's `http-error-handler`) answer an outage
@@ -125,6 +126,37 @@ export class RedisUnavailableError extends RedisPoolError {
     this.endpoint = options?.endpoint;
     this.permanent = permanent;
     this.reason = options?.reason ?? 'unreachable';
+  }
+}
+
+/**
+ * A command failed because its connection was lost: closed by the server or the network, reset,
+ * or silent for `REDIS_COMMAND_TIMEOUT_MS` while commands were pending. The pool drops the
+ * connection; the next lease gets a new one.
+ *
+ * `inFlight` says whether the command had been written: then its outcome is unknown, since the
+ * server may have applied it before the connection was lost. Retry only what is idempotent.
+ * `command` is the command's name only, never its arguments; `cause` is the underlying error
+ * (a socket error, the silence, or ioredis's own), without the command's arguments either.
+ */
+export class ConnectionLostError extends RedisPoolError {
+  /** True when the command had been written: the server may or may not have run it. */
+  readonly inFlight: boolean;
+  /** The command's name, lower case (`incr`), without arguments. */
+  readonly command: string;
+
+  constructor(command: string, inFlight: boolean, options?: ErrorOptions) {
+    const name = command.toUpperCase();
+    super(
+      'ERR_REDIS_POOL_CONNECTION_LOST',
+      inFlight
+        ? `The connection to Redis was lost while ${name} was in flight: its outcome is unknown`
+        : `The connection to Redis was lost: ${name} was not sent`,
+      options,
+      503,
+    );
+    this.inFlight = inFlight;
+    this.command = command;
   }
 }
 

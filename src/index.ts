@@ -13,6 +13,7 @@ export {
   AcquireTimeoutError,
   ConfigError,
   type ConfigIssue,
+  ConnectionLostError,
   DeadlineError,
   PoolClosedError,
   RedisPoolError,

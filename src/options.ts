@@ -74,7 +74,7 @@ export const POOL_OPTIONS = {
     min: 1,
     max: MAX_TIMEOUT_MS,
     description:
-      'A connection with commands pending that receives nothing for this long is declared dead and its pending commands fail (`Connection is closed.`), the idle-check PING too. Not a per-command timeout: every command pending on the connection fails with it (on the shared one, those of concurrent invocations too), and replies that keep arriving never trip it. A blocking command on an exclusive lease must time out sooner.',
+      "A connection with commands pending that receives nothing for this long is declared dead and its pending commands fail with `ConnectionLostError` (outcome unknown), the idle-check PING too. Only time the process runs counts: an event-loop stall or a freeze adds a quarter of it at most, and a reply that arrived meanwhile is read first. Not a per-command timeout: every command pending on the connection fails with it (on the shared one, those of concurrent invocations too), and replies that keep arriving never trip it. A blocking command on an exclusive lease must time out sooner. In cluster mode it is ioredis's `socketTimeout` on each node connection (wall time).",
   },
   acquireTimeoutMs: {
     env: 'REDIS_ACQUIRE_TIMEOUT_MS',
@@ -110,7 +110,7 @@ export const POOL_OPTIONS = {
     min: 0,
     max: 86_400_000,
     description:
-      'A connection idle at least this long is PINGed before it is handed out; `0` checks every time it was idle at all.',
+      'A connection idle at least this long is PINGed before it is handed out, which finds one the network dropped silently; `0` checks every time it was idle at all. A close or reset the server sent while the environment was frozen is found without a PING, whatever this is: a connection unused for 10 ms or more is handed out only after the socket events that arrived meanwhile have run.',
   },
   tlsCaFile: {
     env: 'REDIS_TLS_CA_FILE',

@@ -4,7 +4,11 @@
  * error is destroyed (the next lease gets a fresh connection); a command error such as
  * WRONGTYPE says nothing about the connection, which stays in the pool.
  */
-import { RedisUnavailableError, type RedisUnavailableReason } from '../errors.js';
+import {
+  ConnectionLostError,
+  RedisUnavailableError,
+  type RedisUnavailableReason,
+} from '../errors.js';
 
 /** Socket errors that mean the peer is gone or unreachable. */
 const SOCKET_CODES = new Set([
@@ -21,10 +25,15 @@ const SOCKET_CODES = new Set([
   'ERR_STREAM_DESTROYED',
 ]);
 
-/** Messages of ioredis's own errors that mean the connection, not the command, failed. */
+/**
+ * Messages of ioredis's own errors that mean the connection, not the command, failed. A pooled
+ * standalone connection reports these as ConnectionLostError; a Cluster client, and code that
+ * catches them elsewhere, still sees them.
+ */
 const CLIENT_MESSAGES = [
   'Connection is closed',
   "Stream isn't writeable",
+  'Command aborted due to connection close',
   "Cluster isn't ready",
   'Reached the max retries per request limit',
 ];
@@ -38,7 +47,7 @@ const REPLY_PREFIXES = ['READONLY', 'LOADING', 'MASTERDOWN'];
 
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error instanceof RedisUnavailableError) return true;
+  if (error instanceof RedisUnavailableError || error instanceof ConnectionLostError) return true;
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && SOCKET_CODES.has(code)) return true;
   if (error.name === 'ReplyError') return REPLY_PREFIXES.some((p) => error.message.startsWith(p));

@@ -14,6 +14,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { RedisPoolConfig } from '../config.js';
 import { isFailoverReply } from './connection-error.js';
 import { summarizeWhenPrinted } from './printable.js';
+import { ConnectionSupervisor } from './supervisor.js';
 import { withTimeout } from './timeout.js';
 
 /** The client a lease hands out: a standalone client, or a Cluster in cluster mode. */
@@ -27,9 +28,19 @@ export type RedisClient = Redis | Cluster;
 export interface Connection {
   /** The client a lease hands out. */
   readonly client: RedisClient;
-  /** Open and taking commands now. Once false (ended, closed), never true again. */
+  /**
+   * Open and taking commands now, as far as this process knows: false as soon as the socket has
+   * read the server's FIN or reset, or the connection was declared dead. Once false, never true
+   * again.
+   */
   readonly ready: boolean;
-  /** One round trip; rejects when the connection does not answer (bounded by the socket timeout). */
+  /**
+   * Resolves once the socket events that have already arrived (a close or reset the server sent
+   * while this process could not read: a freeze, a long synchronous stretch) have been handled,
+   * so that `ready` tells what the process can know without asking the server.
+   */
+  catchUp(): Promise<void>;
+  /** One round trip; rejects when the connection does not answer (bounded by the command timeout). */
   ping(): Promise<void>;
   /**
    * Undoes what an exclusive lease may have left behind (an open MULTI, WATCHed keys, another
@@ -42,7 +53,7 @@ export interface Connection {
    * of every other lease on it: another db, or subscriber mode.
    */
   isTainted(db: number): boolean;
-  /** Closes at once; commands in flight fail with "Connection is closed". */
+  /** Closes at once; commands in flight fail (ConnectionLostError). */
   destroy(): void;
   /**
    * Closes politely (QUIT) so the server sees a clean disconnect; after `timeoutMs` at most the
@@ -89,7 +100,10 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
     throw firstError ?? handshakeClosed(error);
   }
   client.once('end', () => events.end());
-  return new IoredisConnection(client);
+  // Cluster node connections are ioredis's own: their command timeout is ioredis's socketTimeout.
+  const supervisor =
+    client instanceof Redis ? new ConnectionSupervisor(client, config.commandTimeoutMs) : undefined;
+  return new IoredisConnection(client, supervisor);
 };
 
 /**
@@ -99,10 +113,21 @@ export const connectIoredis: ConnectionFactory = async (name, config, events) =>
  * that an ioredis upgrade that moves them touches this class only.
  */
 class IoredisConnection implements Connection {
-  constructor(readonly client: RedisClient) {}
+  constructor(
+    readonly client: RedisClient,
+    private readonly supervisor: ConnectionSupervisor | undefined,
+  ) {}
 
   get ready(): boolean {
-    return this.client.status === 'ready';
+    return this.supervisor ? this.supervisor.usable : this.client.status === 'ready';
+  }
+
+  /**
+   * Two turns of the event loop: in the first, the poll phase reads a FIN or RST that waited in
+   * the socket; in the second, the socket's close is handled (ioredis ends the client).
+   */
+  catchUp(): Promise<void> {
+    return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
   }
 
   async ping(): Promise<void> {
@@ -141,6 +166,7 @@ class IoredisConnection implements Connection {
   }
 
   destroy(): void {
+    this.supervisor?.stop();
     this.client.disconnect();
   }
 
@@ -150,6 +176,7 @@ class IoredisConnection implements Connection {
    * destroyed, so that no socket outlives a close and keeps the process from exiting.
    */
   async quit(timeoutMs: number): Promise<void> {
+    this.supervisor?.stop();
     const client = this.client;
     const ended = new Promise<void>((resolve) => {
       if (client.status === 'end') resolve();
@@ -206,11 +233,8 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     // connect then fails). connectWithin's PING finds a server still loading its dataset.
     enableReadyCheck: false,
     connectTimeout: config.connectTimeoutMs,
-    // A connection with commands pending that receives nothing for this long is dead: ioredis
-    // destroys it and fails its commands ("Connection is closed."). One timer per burst of
-    // replies, where `commandTimeout` would arm and clear one per command: that costs ~16 % of
-    // the throughput of a busy shared connection (npm run bench).
-    socketTimeout: config.commandTimeoutMs,
+    // No socketTimeout: its timer runs before pending socket reads, so an event-loop stall
+    // would kill healthy connections. ConnectionSupervisor watches for silence instead.
     // A command that cannot be written now fails now, instead of queueing while the
     // invocation's deadline runs out.
     maxRetriesPerRequest: 0,
@@ -239,7 +263,10 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     // DNS would resolve to: keep the host names so certificate checks pass.
     dnsLookup: (address, callback) => callback(null, address),
     // Cluster opens node connections on its own: each names itself during its handshake.
-    redisOptions: { ...common, connectionName: name },
+    // They are not supervised: a node with commands pending that receives nothing for the
+    // command timeout is ioredis's socketTimeout (wall time: an event-loop stall longer than
+    // it can end a healthy node connection).
+    redisOptions: { ...common, connectionName: name, socketTimeout: config.commandTimeoutMs },
   };
   return new Cluster([{ host: endpoint.host, port: endpoint.port }], clusterOptions);
 }
@@ -247,9 +274,9 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
 /**
  * Connects, names the connection (best effort), selects its db and checks that the server is
  * not loading its dataset, or rejects and tears the client down when the connect timeout
- * passes first. The connect timeout is the one bound of the whole handshake: ioredis's socket
- * timeout (the command timeout) is armed only once it is done, so on a slow link a longer
- * REDIS_CONNECT_TIMEOUT_MS is enough to connect.
+ * passes first. The connect timeout is the one bound of the whole handshake: the command timeout
+ * is watched only once it is done, so on a slow link a longer REDIS_CONNECT_TIMEOUT_MS is enough
+ * to connect.
  *
  * CLIENT SETNAME and SELECT are sent after the handshake, not in it: ioredis writes every
  * handshake command before reading a reply, and a server that refuses the client (maxclients)
@@ -263,8 +290,6 @@ async function connectWithin(
 ): Promise<void> {
   const timeoutMs = config.connectTimeoutMs;
   const standalone = client instanceof Redis ? client : undefined;
-  const socketTimeout = standalone?.options.socketTimeout;
-  if (standalone) standalone.options.socketTimeout = undefined;
   const connect = async () => {
     await client.connect();
     if (standalone) await setUp(standalone, name, config.endpoint.db);
@@ -279,7 +304,6 @@ async function connectWithin(
     destroySockets(client);
     throw error;
   }
-  if (standalone) standalone.options.socketTimeout = socketTimeout;
 }
 
 /**

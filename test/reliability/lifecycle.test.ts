@@ -160,7 +160,16 @@ describe('freeze', () => {
     const later = await invoke(sim, { op: 'ping' }, envId);
     expect(resultOf(later).value).toBe('PONG');
     expect(metricOf(later, 'connectionReused')).toBe(1);
-    expect(proxy.totalConnections()).toBeGreaterThan(1);
+    // The PING of the blackholed invocation may still be waiting when it gives up and the
+    // environment freezes: silence counts only while the process runs, so whether the old
+    // connection is declared dead (and replaced) or gets its PONG once the network is back
+    // depends on timing. Both recover.
+    figure(
+      'connections through the proxy',
+      proxy.totalConnections() === 1
+        ? '1 (the old connection survived the outage)'
+        : proxy.totalConnections(),
+    );
   });
 
   test('silent network loss: an acquire bounded by the Lambda deadline ends before it', async ({
@@ -238,11 +247,7 @@ describe('hung server', () => {
       await invoke(sim, { op: 'ping' }, envIds[0]),
       await invoke(sim, { op: 'set', key: 'k', value: 'v' }, envIds[0]),
     ];
-    const surfaced = hung.map((r) =>
-      r.error?.errorMessage.startsWith('Connection is closed')
-        ? 'Connection is closed'
-        : outcomeOf(r),
-    );
+    const surfaced = hung.map(outcomeOf);
     figure('outcomes while the server is stopped', surfaced.join(', '));
     figure(
       'their durations (ms)',
@@ -255,8 +260,10 @@ describe('hung server', () => {
       // take 9750 ms (a ratio, not a tight bound: a loaded machine can starve a runtime).
       expect(report.durationMs).toBeLessThan(timeoutMs / 2);
     }
+    // A command in flight when the server stopped answering fails with ConnectionLostError
+    // once the connection has been silent for the command timeout.
     for (const outcome of surfaced) {
-      expect([...TYPED_POOL_ERRORS, 'Connection is closed']).toContain(outcome);
+      expect([...TYPED_POOL_ERRORS, 'ConnectionLostError']).toContain(outcome);
     }
 
     server.resume();

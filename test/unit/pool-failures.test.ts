@@ -26,6 +26,7 @@ class FakeConnection implements Connection {
   /** Set: reset() waits for it. */
   resetGate: Promise<boolean> | undefined;
 
+  async catchUp(): Promise<void> {}
   async ping(): Promise<void> {}
   reset(): Promise<boolean> {
     this.resets++;

@@ -55,6 +55,9 @@ class FakeConnection implements Connection {
     this.client = { name } as unknown as RedisClient;
   }
 
+  /** No socket: nothing can be waiting unread. */
+  async catchUp(): Promise<void> {}
+
   ping(): Promise<void> {
     this.pings++;
     if (this.pingMode === 'fail') return Promise.reject(new Error('Connection is closed.'));
