@@ -181,3 +181,40 @@ export class DeadlineError extends RedisPoolError {
     );
   }
 }
+
+/**
+ * ElastiCache could not tell where a cache is, or a token to authenticate with it could not be
+ * made: a cache that does not exist or is not `available`, a permission the function's role
+ * lacks, the ElastiCache API out of reach, no AWS credentials. It names the cache and, for a
+ * refusal, the IAM action to grant. The pool reports it as the `cause` of a
+ * RedisUnavailableError whose `reason` and `permanent` it sets.
+ */
+export class ElastiCacheError extends RedisPoolError {
+  /** The replication group id or serverless cache name. */
+  readonly cacheName: string;
+  /** The IAM action the function's role needs, when ElastiCache refused one. */
+  readonly permission: string | undefined;
+  /** True when retrying cannot help until something is changed. */
+  readonly permanent: boolean;
+  readonly reason: RedisUnavailableReason;
+  /** What to check or change, in words. */
+  readonly check: string;
+
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      readonly cacheName: string;
+      readonly permission?: string;
+      readonly permanent: boolean;
+      readonly reason: RedisUnavailableReason;
+      readonly check: string;
+    },
+  ) {
+    super('ERR_REDIS_POOL_ELASTICACHE', message, options, options.permanent ? 500 : 503);
+    this.cacheName = options.cacheName;
+    this.permission = options.permission;
+    this.permanent = options.permanent;
+    this.reason = options.reason;
+    this.check = options.check;
+  }
+}

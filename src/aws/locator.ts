@@ -1,0 +1,144 @@
+/**
+ * Where a cache named by REDIS_CACHE_NAME is, looked up once per execution environment and
+ * remembered: the ElastiCache API is slow next to a Redis round trip, rate-limited, and may be
+ * out of reach of a function in isolated subnets once it has its answer. The answer is
+ * forgotten only after connections to it keep failing (the cache was replaced, or moved), so
+ * that the next connection attempt looks again.
+ *
+ * This module loads no AWS code: `discovery.ts`, which does, is imported on the first lookup.
+ */
+import { ElastiCacheError } from '../errors.js';
+import { Waiter } from '../pool/waiter.js';
+import type { CacheLocation, DiscoveryRequest } from './discovery.js';
+
+export type { CacheLocation, DiscoveryRequest } from './discovery.js';
+
+/** Consecutive failed connection attempts at a location after which it is looked up again. */
+export const FAILURES_BEFORE_LOOKUP = 3;
+
+/** Asks ElastiCache; a seam for tests of the locator's policy. */
+export type DescribeCache = (
+  request: DiscoveryRequest,
+  signal: AbortSignal,
+) => Promise<CacheLocation>;
+
+export class CacheLocator {
+  readonly request: DiscoveryRequest;
+  readonly #describe: DescribeCache;
+  #location: CacheLocation | undefined;
+  #lookup: Promise<CacheLocation> | undefined;
+  #failures = 0;
+  #lookups = 0;
+
+  constructor(request: DiscoveryRequest, describe: DescribeCache = describeLazily) {
+    this.request = request;
+    this.#describe = describe;
+  }
+
+  /** Lookups made so far (for tests and stats). */
+  get lookups(): number {
+    return this.#lookups;
+  }
+
+  /** The remembered location, if any, without asking. */
+  get known(): CacheLocation | undefined {
+    return this.#location;
+  }
+
+  /**
+   * The cache's location: remembered, or looked up now. A lookup in progress is shared by every
+   * caller; each one waits no longer than its own `deadline` (epoch ms), and the lookup itself
+   * is given up (aborted) at the deadline of the caller that started it.
+   * @throws ElastiCacheError when the lookup fails or a deadline passes first.
+   */
+  locate(deadline: number): Promise<CacheLocation> {
+    if (this.#location) return Promise.resolve(this.#location);
+    this.#lookup ??= this.#start(deadline);
+    const waiter = new Waiter<CacheLocation>(deadline - Date.now(), () => this.#tooLate());
+    waiter.follow(this.#lookup);
+    return waiter.promise;
+  }
+
+  /** A connection to the location opened: it is right. */
+  connected(): void {
+    this.#failures = 0;
+  }
+
+  /**
+   * A connection attempt to the location failed. After FAILURES_BEFORE_LOOKUP in a row the
+   * location is forgotten, and the next `locate` asks ElastiCache again.
+   */
+  connectFailed(): void {
+    if (!this.#location) return;
+    this.#failures++;
+    if (this.#failures >= FAILURES_BEFORE_LOOKUP) {
+      this.#location = undefined;
+      this.#failures = 0;
+    }
+  }
+
+  #start(deadline: number): Promise<CacheLocation> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    this.#lookups++;
+    const lookup = this.#describe(this.request, abort.signal).then((location) => {
+      this.#location = location;
+      this.#failures = 0;
+      return location;
+    });
+    const clear = () => {
+      clearTimeout(timer);
+      if (this.#lookup === lookup) this.#lookup = undefined;
+    };
+    lookup.then(clear, clear);
+    return lookup;
+  }
+
+  #tooLate(): ElastiCacheError {
+    const { cacheName, region } = this.request;
+    return new ElastiCacheError(
+      `The ElastiCache API did not answer the lookup of cache "${cacheName}" before the deadline`,
+      {
+        cacheName,
+        permanent: false,
+        reason: 'unreachable',
+        check: `the function must reach the ElastiCache API (elasticache.${region}.amazonaws.com): in subnets without internet access, add an ElastiCache interface VPC endpoint or a NAT gateway, or set REDIS_URL instead of discovering the cache`,
+      },
+    );
+  }
+}
+
+const locators = new Map<string, CacheLocator>();
+
+/** The locator of this cache, shared by every pool of the environment. */
+export function locatorFor(request: DiscoveryRequest): CacheLocator {
+  const key = `${request.region}/${request.serverless ? 'serverless' : 'group'}/${request.cacheName}`;
+  let locator = locators.get(key);
+  if (!locator) {
+    locator = new CacheLocator(request);
+    locators.set(key, locator);
+  }
+  return locator;
+}
+
+/** Loads the AWS SDK only now, on the first lookup. */
+const describeLazily: DescribeCache = async (request, signal) => {
+  let discovery: typeof import('./discovery.js');
+  try {
+    discovery = await import('./discovery.js');
+  } catch (error) {
+    throw missingSdk(request.cacheName, '@aws-sdk/client-elasticache', error);
+  }
+  return discovery.describeCache(request, signal);
+};
+
+/** The error for an AWS SDK package that cannot be loaded. */
+export function missingSdk(cacheName: string, pkg: string, error: unknown): ElastiCacheError {
+  const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return new ElastiCacheError(`Cannot load ${pkg} (${reason})`, {
+    cacheName,
+    permanent: true,
+    reason: 'configuration',
+    check: `the Lambda Node.js runtime provides the AWS SDK (@aws-sdk/*); elsewhere, or if your bundle leaves it out, install ${pkg}`,
+  });
+}
