@@ -9,7 +9,7 @@
  * connection of a Cluster alike.
  */
 import { createConnection, isIP, type Socket } from 'node:net';
-import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { AbstractConnector } from 'ioredis';
 import { type ResolvedAddress, resolveHost } from './resolve.js';
 
@@ -53,7 +53,11 @@ export function resolvingConnector(settings: ConnectorSettings = {}): ConnectorC
       if (!this.connecting) throw new Error('Connection is closed.');
       const target = { host: resolved.address, port, family: resolved.family };
       const stream = this.#options.tls
-        ? tlsConnect({ ...this.#options.tls, ...target, servername: serverName(host, this.#options.tls) })
+        ? tlsConnect({
+            ...this.#options.tls,
+            ...target,
+            servername: serverName(host, this.#options.tls),
+          })
         : createConnection(target);
       stream.once('error', (error: Error) => {
         this.firstError = error;

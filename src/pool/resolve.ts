@@ -15,7 +15,7 @@
  *   `dns.lookup`, which reads /etc/hosts and the other sources of the system's resolver: such a
  *   name is not an ElastiCache endpoint, and this fallback does use the threadpool.
  */
-import { lookup as systemLookup, Resolver } from 'node:dns/promises';
+import { Resolver, lookup as systemLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 export interface ResolvedAddress {
@@ -41,8 +41,12 @@ export async function resolveHost(host: string, options: ResolveOptions): Promis
   const family = isIP(host);
   if (family === 4 || family === 6) return { address: host, family };
   const name = host.toLowerCase().replace(/\.$/, '');
-  if (name === 'localhost' || name.endsWith('.localhost')) return { address: '127.0.0.1', family: 4 };
-  const resolver = new Resolver({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 2)), tries: 2 });
+  if (name === 'localhost' || name.endsWith('.localhost'))
+    return { address: '127.0.0.1', family: 4 };
+  const resolver = new Resolver({
+    timeout: Math.max(1, Math.ceil(options.timeoutMs / 2)),
+    tries: 2,
+  });
   if (options.servers) resolver.setServers(options.servers);
   try {
     return await resolveWith(resolver, host);

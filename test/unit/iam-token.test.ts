@@ -12,8 +12,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  IamTokenSource,
   type IamTokenRequest,
+  IamTokenSource,
   signIamToken,
   TOKEN_LIFETIME_S,
   TOKEN_REFRESH_MARGIN_MS,
@@ -57,7 +57,9 @@ function uriEncode(text: string): string {
   return [...Buffer.from(text, 'utf8')]
     .map((byte) => {
       const c = String.fromCharCode(byte);
-      return /[A-Za-z0-9\-_.~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+      return /[A-Za-z0-9\-_.~]/.test(c)
+        ? c
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
     })
     .join('');
 }
@@ -68,7 +70,10 @@ const hmac = (key: Buffer | string, text: string) =>
 
 /** The token AWS's rules give for these inputs, its parameters and its signature. */
 function expectedToken(request: IamTokenRequest, now: number, sessionToken?: string) {
-  const amzDate = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
   const scope = `${date}/${request.region}/elasticache/aws4_request`;
   const params: Record<string, string> = {
@@ -95,9 +100,7 @@ function expectedToken(request: IamTokenRequest, now: number, sessionToken?: str
     'host',
     sha256Hex(''), // a GET without a body
   ].join('\n');
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join(
-    '\n',
-  );
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
   const kDate = hmac(`AWS4${SECRET_KEY}`, date);
   const kRegion = hmac(kDate, request.region);
   const kService = hmac(kRegion, 'elasticache');
@@ -195,7 +198,11 @@ describe('IamTokenSource', () => {
     const expiration = new Date(NOW + 60_000);
     const source = new IamTokenSource(REQUEST, {
       now: () => NOW,
-      credentials: async () => ({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, expiration }),
+      credentials: async () => ({
+        accessKeyId: ACCESS_KEY,
+        secretAccessKey: SECRET_KEY,
+        expiration,
+      }),
     });
     expect((await source.token()).expiresAt).toBe(expiration.getTime());
     // One minute of life is less than the margin: not reused.
