@@ -73,6 +73,10 @@ function typeCell(key: PoolOptionKey): string {
       return 'file path';
     case 'namespace':
       return 'CloudWatch namespace';
+    case 'auth':
+      return '`password` or `iam`';
+    case 'cacheName':
+      return 'ElastiCache cache name';
     default:
       return 'string';
   }

@@ -10,6 +10,7 @@ import { inspect } from 'node:util';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   ENV_VARS,
+  IAM_CONNECTION_LIMIT_MS,
   type OptionKind,
   type OptionValue,
   POOL_OPTION_KEYS,
@@ -63,7 +64,15 @@ type ConfigValue<K extends PoolOptionKey> =
  */
 export type RedisPoolConfig = {
   readonly [K in Exclude<PoolOptionKey, 'url'>]: ConfigValue<K>;
-} & { readonly endpoint: RedisEndpoint };
+} & {
+  /**
+   * Where Redis is, from REDIS_URL (or its default). Undefined when it is to be discovered:
+   * REDIS_CACHE_NAME without REDIS_URL.
+   */
+  readonly endpoint: RedisEndpoint | undefined;
+  /** AWS_REGION (else AWS_DEFAULT_REGION): where the cache is, for discovery and IAM tokens. */
+  readonly region: string | undefined;
+};
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -81,7 +90,14 @@ export function loadConfig(
     readonly [K in PoolOptionKey]: ConfigValue<K>;
   };
   const { url, ...rest } = values;
-  const endpoint = read.endpoint(url);
+  // REDIS_CACHE_NAME without REDIS_URL: the endpoint is asked of ElastiCache at run time.
+  const discover = values.cacheName !== undefined && !read.isSet('url');
+  const parsed = discover ? undefined : read.endpoint(url);
+  const user = read.user(values.user, parsed);
+  const endpoint = parsed && { ...parsed, username: user };
+  const region = (env.AWS_REGION ?? env.AWS_DEFAULT_REGION)?.trim() || undefined;
+  // ElastiCache Serverless speaks the cluster protocol.
+  const cluster = values.cluster || (values.serverless && !read.isSet('cluster'));
 
   if (values.retryMaxMs < values.retryBaseMs) {
     read.fail(
@@ -90,7 +106,15 @@ export function loadConfig(
       String(values.retryMaxMs),
     );
   }
-  if (values.cluster && endpoint && endpoint.db !== 0) {
+  if (values.auth === 'iam') read.iam(values, parsed, user, region);
+  if (discover && region === undefined && values.auth !== 'iam') {
+    read.issue(
+      'AWS_REGION',
+      `the region of the cache to discover (${read.name('cacheName')})`,
+      'unset',
+    );
+  }
+  if (cluster && endpoint && endpoint.db !== 0) {
     read.fail(
       'url',
       `database 0 when ${read.name('cluster')} is true (Redis Cluster has only db 0)`,
@@ -104,8 +128,8 @@ export function loadConfig(
       `a CA file with ${endpoint.redactedUrl}`,
     );
   }
-  if (issues.length > 0 || !endpoint) throw new ConfigError(issues);
-  return { ...rest, endpoint };
+  if (issues.length > 0 || (!endpoint && !discover)) throw new ConfigError(issues);
+  return { ...rest, cluster, user, endpoint, region };
 }
 
 /**
@@ -130,6 +154,76 @@ class Reader {
 
   fail(key: PoolOptionKey, expected: string, received: string): void {
     this.#issues.push({ variable: this.name(key), expected, received });
+  }
+
+  /** An issue with a variable that is not a pool option (AWS_REGION). */
+  issue(variable: string, expected: string, received: string): void {
+    this.#issues.push({ variable, expected, received });
+  }
+
+  /** Whether the option was given in code or the environment (not left to its default). */
+  isSet(key: PoolOptionKey): boolean {
+    return this.#raw(key) !== undefined;
+  }
+
+  /** REDIS_USER, else the URL's user; both set and different is an issue. */
+  user(user: string | undefined, endpoint: RedisEndpoint | undefined): string | undefined {
+    const fromUrl = endpoint?.username;
+    if (user !== undefined && fromUrl !== undefined && user !== fromUrl) {
+      this.fail(
+        'user',
+        `the same user as ${this.name('url')}, or only one of them`,
+        `${show(user)} and ${show(fromUrl)} in the URL`,
+      );
+    }
+    return user ?? fromUrl;
+  }
+
+  /**
+   * REDIS_AUTH=iam needs a user, a cache to sign the token for, a region, TLS (a token must
+   * never travel in clear text) and no password, and connections replaced before ElastiCache
+   * drops them at 12 hours. Each missing piece is an issue of its own.
+   */
+  iam(
+    values: { readonly cacheName: string | undefined; readonly maxConnectionAgeMs: number },
+    endpoint: RedisEndpoint | undefined,
+    user: string | undefined,
+    region: string | undefined,
+  ): void {
+    const why = `with ${this.name('auth')}=iam`;
+    if (endpoint && !endpoint.tls) {
+      this.fail(
+        'url',
+        `a rediss:// URL ${why}: IAM authentication needs in-transit encryption`,
+        endpoint.redactedUrl,
+      );
+    }
+    if (endpoint?.password !== undefined) {
+      this.fail(
+        'url',
+        `no password in the URL ${why} (the IAM token is the password)`,
+        endpoint.redactedUrl,
+      );
+    }
+    if (user === undefined) {
+      this.fail(
+        'user',
+        `the ElastiCache user id ${why} (or a user in ${this.name('url')})`,
+        'unset',
+      );
+    }
+    if (values.cacheName === undefined) {
+      this.fail('cacheName', `the replication group id or serverless cache name ${why}`, 'unset');
+    }
+    if (region === undefined) this.issue('AWS_REGION', `the cache's region ${why}`, 'unset');
+    const age = values.maxConnectionAgeMs;
+    if (age === 0 || age > IAM_CONNECTION_LIMIT_MS) {
+      this.fail(
+        'maxConnectionAgeMs',
+        `1 to ${IAM_CONNECTION_LIMIT_MS} ${why} (ElastiCache drops IAM connections after 12 hours)`,
+        String(age),
+      );
+    }
   }
 
   value<K extends PoolOptionKey>(key: K): ConfigValue<K> {
@@ -239,6 +333,28 @@ class Reader {
       }
       case 'clientName':
         return String(raw);
+      case 'auth': {
+        const text = String(raw).toLowerCase();
+        if (text === 'password' || text === 'iam') return text;
+        return this.#reject(key, 'password or iam', raw);
+      }
+      case 'user': {
+        const text = String(raw);
+        if (/^[^\s:@/]{1,128}$/.test(text)) return text;
+        return this.#reject(key, 'a user name: 1-128 characters, no spaces, no : @ /', raw);
+      }
+      case 'cacheName': {
+        const text = String(raw);
+        if (CACHE_NAME.test(text) && text.length <= 40) return text;
+        const hint = CACHE_NAME.test(text.toLowerCase())
+          ? ` (did you mean ${show(text.toLowerCase())}? ElastiCache ids are lowercase)`
+          : '';
+        return this.#reject(
+          key,
+          `an ElastiCache id: 1-40 lowercase letters, digits and single hyphens, starting with a letter${hint}`,
+          raw,
+        );
+      }
     }
   }
 
@@ -257,6 +373,9 @@ class Reader {
     return name || fallback;
   }
 }
+
+/** ElastiCache's rule for replication group ids and serverless cache names (stored lowercase). */
+const CACHE_NAME = /^[a-z](?:-?[a-z0-9])*$/;
 
 /** A variable set to an empty (or blank) string. */
 const EMPTY = Symbol('empty');

@@ -12,7 +12,10 @@ export type OptionKind =
   | 'url' // redis:// or rediss://, parsed into an endpoint
   | 'file' // a readable file of PEM certificates (a CA bundle)
   | 'namespace' // a CloudWatch namespace
-  | 'clientName'; // a CLIENT SETNAME prefix, sanitised rather than rejected
+  | 'clientName' // a CLIENT SETNAME prefix, sanitised rather than rejected
+  | 'auth' // how connections authenticate: password or iam
+  | 'user' // a Redis / ElastiCache user name
+  | 'cacheName'; // an ElastiCache replication group id or serverless cache name
 
 interface OptionSpec {
   readonly env: `REDIS_${string}`;
@@ -30,13 +33,49 @@ interface OptionSpec {
 /** Lambda's 15-minute limit: no wait can usefully be longer. */
 const MAX_TIMEOUT_MS = 900_000;
 
+/**
+ * ElastiCache drops an IAM-authenticated connection after 12 hours unless it authenticates
+ * again: connections are replaced half an hour before that.
+ */
+export const IAM_CONNECTION_LIMIT_MS = 12 * 3_600_000;
+
 export const POOL_OPTIONS = {
   url: {
     env: 'REDIS_URL',
     kind: 'url',
     default: 'redis://127.0.0.1:6379',
+    defaultText: '`redis://127.0.0.1:6379`, or discovered from `REDIS_CACHE_NAME`',
     description:
-      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `:port` (1–65535), optional `/db`. Passwords are redacted everywhere the library prints the URL. Unset means the default; set to an empty string it is an error, as for every variable.',
+      '`redis://` or `rediss://` (TLS), optional `user:password@`, optional `:port` (1–65535), optional `/db`. Passwords are redacted everywhere the library prints the URL. Unset means the default (or, with `REDIS_CACHE_NAME`, the endpoint ElastiCache gives); set to an empty string it is an error, as for every variable.',
+  },
+  auth: {
+    env: 'REDIS_AUTH',
+    kind: 'auth',
+    default: 'password',
+    description:
+      "`password`: the user and password in `REDIS_URL`, if any. `iam`: ElastiCache IAM authentication, a short-lived token signed with the function's role for each connection instead of a password; needs `REDIS_USER`, `REDIS_CACHE_NAME`, `AWS_REGION` and TLS (`rediss://`, or discovery), and no password in the URL. See [ElastiCache](#elasticache).",
+  },
+  user: {
+    env: 'REDIS_USER',
+    kind: 'user',
+    default: undefined,
+    defaultText: 'the user in `REDIS_URL`, if any',
+    description:
+      'The Redis (ACL) user; for `REDIS_AUTH=iam`, the ElastiCache user id (IAM-enabled users have user name = user id). Set both this and a user in `REDIS_URL` only if they are the same.',
+  },
+  cacheName: {
+    env: 'REDIS_CACHE_NAME',
+    kind: 'cacheName',
+    default: undefined,
+    description:
+      'The ElastiCache replication group id or serverless cache name (lowercase). Without `REDIS_URL`, the pool asks ElastiCache for its endpoint, TLS and cluster mode once per execution environment; with `REDIS_AUTH=iam`, the tokens are signed for it.',
+  },
+  serverless: {
+    env: 'REDIS_SERVERLESS',
+    kind: 'boolean',
+    default: false,
+    description:
+      '`true` for ElastiCache Serverless: discovery asks `DescribeServerlessCaches`, IAM tokens carry `ResourceType=ServerlessCache`, and the pool uses cluster mode unless `REDIS_CLUSTER=false`.',
   },
   cluster: {
     env: 'REDIS_CLUSTER',
@@ -119,6 +158,16 @@ export const POOL_OPTIONS = {
     description:
       "PEM bundle trusted **in addition to** Node's root CAs for `rediss://` (ElastiCache's certificates chain to Amazon's public roots and need none). Checked at init: a readable file with at least one `-----BEGIN CERTIFICATE-----` block, each of which must parse; a directory, a DER file or a key alone is a `ConfigError`.",
   },
+  maxConnectionAgeMs: {
+    env: 'REDIS_MAX_CONNECTION_AGE_MS',
+    kind: 'integer',
+    // Half an hour before ElastiCache drops an IAM-authenticated connection.
+    default: IAM_CONNECTION_LIMIT_MS - 1_800_000,
+    min: 0,
+    max: 604_800_000,
+    description:
+      'A connection open this long is closed and replaced when no lease holds it (never under a running command), so that connections do not live forever: ElastiCache drops IAM-authenticated ones after 12 hours. `0` keeps connections for as long as they work (not with `REDIS_AUTH=iam`, which needs 1 – 43200000).',
+  },
   connectOnInit: {
     env: 'REDIS_CONNECT_ON_INIT',
     kind: 'boolean',
@@ -160,6 +209,9 @@ interface KindValue {
   file: string;
   namespace: string;
   clientName: string;
+  auth: 'password' | 'iam';
+  user: string;
+  cacheName: string;
 }
 
 /** The TypeScript type of an option's value. */

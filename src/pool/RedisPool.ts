@@ -41,6 +41,7 @@ import {
 } from './connection-error.js';
 import { connectionName } from './environment.js';
 import { PooledConnection } from './pooled-connection.js';
+import { ConnectTarget, type TargetSeams } from './target.js';
 import { sleep, withTimeout } from './timeout.js';
 import { Waiter } from './waiter.js';
 
@@ -110,7 +111,7 @@ export interface PoolStats {
  * What the pool is built from, apart from its configuration. A seam for tests: they pass fake
  * connections to drive the pool's policy (budget, queue, deadlines, validation) without a server.
  */
-export interface RedisPoolSeams {
+export interface RedisPoolSeams extends TargetSeams {
   /** Opens one connection. Default: `connectIoredis`, a real ioredis client. */
   readonly connect?: ConnectionFactory;
 }
@@ -159,6 +160,8 @@ export class RedisPool {
   readonly #idle: PooledConnection[] = [];
   readonly #queue: QueuedAcquire[] = [];
   readonly #connectionFactory: ConnectionFactory;
+  /** Where each attempt connects, with which password (discovery, IAM tokens). */
+  readonly #target: ConnectTarget;
   #opening = 0;
   #nextId = 1;
   #closed = false;
@@ -193,12 +196,14 @@ export class RedisPool {
   ) {
     this.config = loadConfig(env, options);
     this.#connectionFactory = seams.connect ?? connectIoredis;
+    this.#target = new ConnectTarget(this.config, seams);
   }
 
   /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
   async acquire(options: AcquireOptions = {}): Promise<Lease> {
     if (this.#closed) throw new PoolClosedError();
     const request = this.#request(options.exclusive ?? false, options.deadline);
+    this.#target.keepFresh();
     const grant = await this.#acquireConnection(request);
     this.#acquired++;
     if (!grant.fresh) this.#reused++;
@@ -437,7 +442,7 @@ export class RedisPool {
     try {
       if (waitMs > 0) await this.#backoff(waitMs);
       if (this.#closed) throw new PoolClosedError();
-      return await this.#connectOne();
+      return await this.#connectOne(deadline);
     } finally {
       this.#opening--;
     }
@@ -457,12 +462,15 @@ export class RedisPool {
     });
   }
 
-  async #connectOne(): Promise<PooledConnection> {
+  async #connectOne(deadline: number): Promise<PooledConnection> {
     const name = connectionName(this.config.clientName, this.#nextId++);
     let conn: PooledConnection | undefined;
     let connection: Connection;
     try {
-      connection = await this.#connectionFactory(name, this.config, {
+      // Discovery (the first time) and a fresh IAM token, within the deadline.
+      const prepared = this.#target.prepare(deadline);
+      const config = prepared instanceof Promise ? await prepared : prepared;
+      connection = await this.#connectionFactory(name, config, {
         error: (error) => {
           this.#lastError = error;
         },
@@ -472,8 +480,10 @@ export class RedisPool {
       });
     } catch (error) {
       this.#recordFailure(error);
+      if (this.#lastFailure?.reason === 'unreachable') this.#target.unreachable();
       throw this.#unavailable(this.#retryAt - Date.now());
     }
+    this.#target.connected();
     conn = new PooledConnection(connection, Date.now());
     this.#failures = 0;
     this.#retryAt = 0;
@@ -494,7 +504,10 @@ export class RedisPool {
   #recordFailure(error: unknown): void {
     this.#failed++;
     this.#lastError = error instanceof Error ? error : new Error(String(error));
-    this.#lastFailure = { ...classifyConnectFailure(error), error: this.#lastError };
+    this.#lastFailure = {
+      ...classifyConnectFailure(error, this.config.auth),
+      error: this.#lastError,
+    };
     this.#retryAt =
       Date.now() +
       backoffDelay(this.#failures, {
@@ -625,7 +638,7 @@ export class RedisPool {
     if (conn.leases === 0) conn.lastReleasedAt = Date.now();
     // A shared connection switched to another db or to subscriber mode would misroute every
     // other lease's commands: it goes at once.
-    const db = this.config.endpoint.db;
+    const db = this.#db;
     if (destroy || isConnectionError(error) || !conn.ready || conn.connection.isTainted(db)) {
       this.#discard(conn);
       return;
@@ -667,7 +680,7 @@ export class RedisPool {
   async #reset(conn: PooledConnection, timeoutMs: number): Promise<boolean> {
     try {
       return await withTimeout(
-        conn.connection.reset(this.config.endpoint.db),
+        conn.connection.reset(this.#db),
         timeoutMs,
         () => new Error('Reset timed out'),
       );
@@ -677,6 +690,11 @@ export class RedisPool {
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------
+
+  /** The db every connection is on: the URL's, or 0 for a discovered cache. */
+  get #db(): number {
+    return this.config.endpoint?.db ?? 0;
+  }
 
   #hasBudget(): boolean {
     return this.#connections.size + this.#opening < this.config.poolMax;
@@ -756,7 +774,8 @@ export class RedisPool {
   #unavailable(retryInMs: number): RedisUnavailableError {
     const wait = Math.max(0, Math.round(retryInMs));
     const failure =
-      this.#lastFailure ?? (this.#lastError ? classifyConnectFailure(this.#lastError) : undefined);
+      this.#lastFailure ??
+      (this.#lastError ? classifyConnectFailure(this.#lastError, this.config.auth) : undefined);
     const message = !failure
       ? `Redis is unavailable; next attempt in ${wait} ms`
       : failure.permanent
@@ -764,7 +783,7 @@ export class RedisPool {
         : `Redis is unavailable (${failure.what}); next attempt in ${wait} ms`;
     return new RedisUnavailableError(message, wait, {
       cause: this.#lastFailure?.error ?? this.#lastError,
-      endpoint: this.config.endpoint.redactedUrl,
+      endpoint: this.#target.describe(),
       permanent: failure?.permanent ?? false,
       reason: failure?.reason ?? 'unreachable',
     });

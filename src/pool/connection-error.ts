@@ -6,6 +6,7 @@
  */
 import {
   ConnectionLostError,
+  ElastiCacheError,
   RedisUnavailableError,
   type RedisUnavailableReason,
 } from '../errors.js';
@@ -103,17 +104,44 @@ const CHECK_HOST =
 const CHECK_EXPIRY =
   "the server's certificate has expired or is not valid yet: renew it, or check the clocks";
 
+const CHECK_IAM =
+  "ElastiCache refused the IAM token: the function's role needs elasticache:Connect on both the cache's ARN (…:replicationgroup:NAME or …:serverlesscache:NAME) and the user's ARN (…:user:USER); the user needs authentication mode IAM, a user name equal to its user id, and must be in the cache's user group";
+
 /**
  * Classifies why a connection attempt failed (see ConnectFailure). What is not known to be
  * permanent is transient: the pool goes on retrying it under the backoff, as it always did.
+ * @param auth How the attempt authenticated: a refused IAM token has other causes to check
+ *   than a refused password.
  */
-export function classifyConnectFailure(error: unknown): ConnectFailure {
+export function classifyConnectFailure(
+  error: unknown,
+  auth: 'password' | 'iam' = 'password',
+): ConnectFailure {
   if (!(error instanceof Error))
     return { permanent: false, reason: 'unreachable', what: String(error) };
+  if (error instanceof ElastiCacheError) return classifyElastiCache(error);
   const code = (error as NodeJS.ErrnoException).code;
   if (typeof code === 'string') return classifyCode(code);
-  if (error.name === 'ReplyError') return classifyReply(error.message);
+  if (error.name === 'ReplyError') {
+    const failure = classifyReply(error.message);
+    const refused = failure.reason === 'credentials' || failure.reason === 'permission';
+    return auth === 'iam' && refused ? { ...failure, check: CHECK_IAM } : failure;
+  }
   return { permanent: false, reason: 'unreachable', what: error.message };
+}
+
+/**
+ * Discovery or signing failed. A transient failure's text may reach clients (a 503 is
+ * exposed), so it names no cache; a permanent one's (a 500) says which cache and what to do.
+ */
+function classifyElastiCache(error: ElastiCacheError): ConnectFailure {
+  const { permanent, reason, check } = error;
+  if (permanent) return { permanent, reason, what: error.message, check };
+  const what =
+    reason === 'credentials'
+      ? 'no AWS credentials to sign an IAM token'
+      : 'ElastiCache could not say where the cache is';
+  return { permanent, reason, what, check };
 }
 
 function classifyCode(code: string): ConnectFailure {

@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import type { RedisPoolConfig } from '../config.js';
+import type { RedisEndpoint, RedisPoolConfig } from '../config.js';
 import { isFailoverReply } from './connection-error.js';
+import { resolvingConnector } from './connector.js';
 import { summarizeWhenPrinted } from './printable.js';
 import { ConnectionSupervisor } from './supervisor.js';
 import { withTimeout } from './timeout.js';
@@ -71,6 +72,21 @@ export interface ConnectionEvents {
 }
 
 /**
+ * The configuration of one connection attempt: the pool's, with the endpoint known (configured
+ * or discovered) and its password the one to use now (an IAM token is fresh for each attempt).
+ */
+export type ConnectConfig = Omit<RedisPoolConfig, 'endpoint'> & {
+  readonly endpoint: RedisEndpoint;
+  /**
+   * The password of connections ioredis opens later on its own (Cluster nodes), when it changes
+   * over time (IAM tokens); else the endpoint's.
+   */
+  readonly password?: () => string;
+  /** DNS servers to resolve host names with instead of the system's (tests). */
+  readonly dnsServers?: readonly string[] | undefined;
+};
+
+/**
  * Opens one connection on the configured db, named `name` (CLIENT SETNAME) if the server lets
  * it, within `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a
  * certificate problem, WRONGPASS, LOADING, a timeout, the server hanging up mid-handshake),
@@ -78,7 +94,7 @@ export interface ConnectionEvents {
  */
 export type ConnectionFactory = (
   name: string,
-  config: RedisPoolConfig,
+  config: ConnectConfig,
   events: ConnectionEvents,
 ) => Promise<Connection>;
 
@@ -220,12 +236,14 @@ function handshakeClosed(error: unknown): unknown {
 }
 
 /** Builds (does not connect) a client for the configured endpoint. */
-function createClient(config: RedisPoolConfig, name: string): RedisClient {
+function createClient(config: ConnectConfig, name: string): RedisClient {
   const { endpoint } = config;
   const common = {
     username: endpoint.username,
     password: endpoint.password?.reveal(),
     tls: endpoint.tls ? tlsOptions(config) : undefined,
+    // Host names are resolved on every connect without libuv's threadpool (connector.ts).
+    Connector: resolvingConnector({ dnsServers: config.dnsServers }),
     // CLIENT SETINFO would add two more commands to every handshake; see connectWithin.
     disableClientInfo: true,
     // The ready check is an INFO command, which a least-privilege user may not run (ioredis
@@ -268,7 +286,20 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
     // it can end a healthy node connection).
     redisOptions: { ...common, connectionName: name, socketTimeout: config.commandTimeoutMs },
   };
-  return new Cluster([{ host: endpoint.host, port: endpoint.port }], clusterOptions);
+  const cluster = new Cluster([{ host: endpoint.host, port: endpoint.port }], clusterOptions);
+  const { password } = config;
+  if (password) {
+    // Each node connection reads its password when it connects, and the connection that
+    // refreshes the slots copies it then: both get the token of that moment, not this one's.
+    cluster.on('+node', (node: Redis) => {
+      Object.defineProperty(node.options, 'password', {
+        get: password,
+        enumerable: true,
+        configurable: true,
+      });
+    });
+  }
+  return cluster;
 }
 
 /**
@@ -285,7 +316,7 @@ function createClient(config: RedisPoolConfig, name: string): RedisClient {
  */
 async function connectWithin(
   client: RedisClient,
-  config: RedisPoolConfig,
+  config: ConnectConfig,
   name: string,
 ): Promise<void> {
   const timeoutMs = config.connectTimeoutMs;
@@ -327,7 +358,7 @@ async function setUp(redis: Redis, name: string, db: number): Promise<void> {
 
 const caCache = new Map<string, string[]>();
 
-function tlsOptions(config: RedisPoolConfig): ConnectionOptions {
+function tlsOptions(config: ConnectConfig): ConnectionOptions {
   const options: ConnectionOptions = {};
   if (config.tlsCaFile) {
     // Read once per process: the CA bundle does not change while an environment lives.

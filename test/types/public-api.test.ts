@@ -100,6 +100,10 @@ describe('RedisPoolOptions, derived from POOL_OPTIONS', () => {
   it('is the documented shape: every option optional, mutable, typed by its kind', () => {
     expectTypeOf<RedisPoolOptions>().toEqualTypeOf<{
       url?: string;
+      auth?: 'password' | 'iam';
+      user?: string;
+      cacheName?: string;
+      serverless?: boolean;
       cluster?: boolean;
       poolMax?: number;
       connectTimeoutMs?: number;
@@ -109,6 +113,7 @@ describe('RedisPoolOptions, derived from POOL_OPTIONS', () => {
       retryMaxMs?: number;
       idleCheckMs?: number;
       tlsCaFile?: string;
+      maxConnectionAgeMs?: number;
       connectOnInit?: boolean;
       metricsNamespace?: string;
       metrics?: boolean;

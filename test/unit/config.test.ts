@@ -96,8 +96,8 @@ describe('loadConfig', () => {
       db: 3,
       username: 'app',
     });
-    expect(config.endpoint.password?.reveal()).toBe(PASSWORD);
-    expect(config.endpoint.redactedUrl).toBe('rediss://app:***@cache.example.com:6380/3');
+    expect(config.endpoint?.password?.reveal()).toBe(PASSWORD);
+    expect(config.endpoint?.redactedUrl).toBe('rediss://app:***@cache.example.com:6380/3');
   });
 
   it('lets options given in code win over the environment', () => {
@@ -259,8 +259,8 @@ describe('loadConfig', () => {
       },
     ]);
     expect(configError({}, { url }).issues[0]?.variable).toBe('options.url');
-    expect(loadConfig({ REDIS_URL: 'redis://cache:1' }).endpoint.port).toBe(1);
-    expect(loadConfig({ REDIS_URL: 'redis://cache:65535' }).endpoint.port).toBe(65_535);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:1' }).endpoint?.port).toBe(1);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:65535' }).endpoint?.port).toBe(65_535);
     // Above 65535 the URL does not even parse.
     expect(configError({ REDIS_URL: 'redis://cache:65536' }).issues[0]?.variable).toBe('REDIS_URL');
   });
@@ -283,7 +283,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ REDIS_URL: `redis://app:${PASSWORD}@host:6379` });
     expect(JSON.stringify(config)).not.toContain(PASSWORD);
     expect(inspect(config, { depth: 10 })).not.toContain(PASSWORD);
-    expect(String(config.endpoint.password)).toBe('***');
+    expect(String(config.endpoint?.password)).toBe('***');
   });
 });
 

@@ -1,0 +1,192 @@
+/**
+ * What one connection attempt connects to and authenticates with: the configured endpoint, or
+ * the one ElastiCache gives for REDIS_CACHE_NAME (looked up once per environment, and again
+ * after connections to it keep failing); the password in REDIS_URL, or a fresh IAM token
+ * (REDIS_AUTH=iam) for every attempt.
+ *
+ * The AWS SDK is loaded here only when needed, by dynamic import: a pool with a REDIS_URL and a
+ * password loads none of it.
+ */
+import { type CacheLocation, type CacheLocator, locatorFor, missingSdk } from '../aws/locator.js';
+import type { RedisEndpoint, RedisPoolConfig, Secret } from '../config.js';
+import { ElastiCacheError } from '../errors.js';
+import type { ConnectConfig } from './connection.js';
+
+/** The IAM token source, as the pool uses it (src/aws/iam-token.ts, loaded lazily). */
+interface TokenSource {
+  token(): Promise<{ readonly token: Secret }>;
+  current(): { readonly token: Secret } | undefined;
+}
+
+/** Options of the token source, for tests (a fake clock, fixed credentials). */
+export type TokenSourceOptions = import('../aws/iam-token.js').IamTokenSourceOptions;
+
+export interface TargetSeams {
+  /** For the IAM token source: a clock, credentials. */
+  readonly iam?: TokenSourceOptions;
+  /** DNS servers to resolve with instead of the system's. */
+  readonly dnsServers?: readonly string[];
+}
+
+export class ConnectTarget {
+  readonly #config: RedisPoolConfig;
+  readonly #seams: TargetSeams;
+  #locator: CacheLocator | undefined;
+  #tokens: Promise<TokenSource> | undefined;
+  #location: CacheLocation | undefined;
+
+  constructor(config: RedisPoolConfig, seams: TargetSeams = {}) {
+    this.#config = config;
+    this.#seams = seams;
+  }
+
+  /**
+   * The configuration of one attempt, within `deadline` (epoch ms): where to connect and with
+   * which password. Without discovery or IAM it is at hand: no promise, so that the attempt
+   * starts in the same tick.
+   * @throws ElastiCacheError (the promise rejects) when discovery or signing fails.
+   */
+  prepare(deadline: number): ConnectConfig | Promise<ConnectConfig> {
+    const config = this.#config;
+    if (config.endpoint && config.auth !== 'iam') {
+      return { ...config, endpoint: config.endpoint, dnsServers: this.#seams.dnsServers };
+    }
+    return this.#prepare(deadline);
+  }
+
+  async #prepare(deadline: number): Promise<ConnectConfig> {
+    const config = this.#config;
+    const { endpoint, cluster } = config.endpoint
+      ? { endpoint: config.endpoint, cluster: config.cluster }
+      : await this.#discover(deadline);
+    const base = { ...config, endpoint, cluster, dnsServers: this.#seams.dnsServers };
+    if (config.auth !== 'iam') return base;
+    const tokens = await this.#tokenSource();
+    const { token } = await tokens.token();
+    return {
+      ...base,
+      endpoint: { ...endpoint, password: token },
+      // Cluster nodes ioredis opens later, on its own, authenticate with the token of then.
+      password: () => (tokens.current() ?? { token }).token.reveal(),
+    };
+  }
+
+  /** A connection opened: the discovered location (if any) is right. */
+  connected(): void {
+    this.#locator?.connected();
+  }
+
+  /** An attempt failed without reaching the server: the location may have moved. */
+  unreachable(): void {
+    this.#locator?.connectFailed();
+  }
+
+  /**
+   * Keeps the cached IAM token fresh for cluster nodes ioredis opens on its own, which cannot
+   * wait for a signing: called on each acquire, it signs in the background once the token has
+   * less than a few minutes left.
+   */
+  keepFresh(): void {
+    if (this.#config.auth !== 'iam' || !this.#config.cluster || !this.#tokens) return;
+    this.#tokens
+      .then((tokens) => {
+        if (!tokens.current()) return tokens.token();
+      })
+      .catch(() => {});
+  }
+
+  /** Where Redis is, for logs and errors: the redacted URL, or the cache's name. */
+  describe(): string {
+    if (this.#config.endpoint) return this.#config.endpoint.redactedUrl;
+    const location = this.#location;
+    const name = `ElastiCache ${this.#config.serverless ? 'serverless cache' : 'replication group'} ${this.#config.cacheName}`;
+    return location ? `${name} (${redactedUrl(location, this.#config.user)})` : name;
+  }
+
+  async #discover(deadline: number): Promise<{ endpoint: RedisEndpoint; cluster: boolean }> {
+    const config = this.#config;
+    const cacheName = config.cacheName ?? '';
+    this.#locator ??= locatorFor({
+      cacheName,
+      serverless: config.serverless,
+      region: config.region ?? '',
+    });
+    const location = await this.#locator.locate(deadline);
+    this.#location = location;
+    if (config.cluster && !location.cluster) {
+      throw new ElastiCacheError(
+        `REDIS_CLUSTER is true but ElastiCache cache "${cacheName}" has cluster mode disabled`,
+        {
+          cacheName,
+          permanent: true,
+          reason: 'configuration',
+          check:
+            'unset REDIS_CLUSTER (or cluster: true in code): discovery takes cluster mode from the cache',
+        },
+      );
+    }
+    if (config.auth === 'iam' && !location.tls) {
+      throw new ElastiCacheError(
+        `ElastiCache cache "${cacheName}" has in-transit encryption off, which IAM authentication needs`,
+        {
+          cacheName,
+          permanent: true,
+          reason: 'configuration',
+          check:
+            'enable in-transit encryption on the cache (IAM tokens never travel in clear text)',
+        },
+      );
+    }
+    return {
+      endpoint: {
+        host: location.host,
+        port: location.port,
+        tls: location.tls,
+        db: 0,
+        username: config.user,
+        password: undefined,
+        redactedUrl: redactedUrl(location, config.user),
+      },
+      cluster: location.cluster,
+    };
+  }
+
+  #tokenSource(): Promise<TokenSource> {
+    this.#tokens ??= this.#loadTokenSource();
+    // A failed load is not kept: the next attempt tries again (and fails as fast).
+    this.#tokens.catch(() => {
+      this.#tokens = undefined;
+    });
+    return this.#tokens;
+  }
+
+  async #loadTokenSource(): Promise<TokenSource> {
+    const config = this.#config;
+    const cacheName = config.cacheName ?? '';
+    let module: typeof import('../aws/iam-token.js');
+    try {
+      module = await import('../aws/iam-token.js');
+    } catch (error) {
+      throw missingSdk(
+        cacheName,
+        '@aws-sdk/credential-provider-node and @smithy/signature-v4',
+        error,
+      );
+    }
+    return new module.IamTokenSource(
+      {
+        cacheName,
+        userId: config.user ?? '',
+        serverless: config.serverless,
+        region: config.region ?? '',
+      },
+      this.#seams.iam,
+    );
+  }
+}
+
+function redactedUrl(location: CacheLocation, user: string | undefined): string {
+  const scheme = location.tls ? 'rediss' : 'redis';
+  const host = location.host.includes(':') ? `[${location.host}]` : location.host;
+  return `${scheme}://${user ? `${encodeURIComponent(user)}@` : ''}${host}:${location.port}`;
+}
