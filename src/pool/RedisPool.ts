@@ -12,6 +12,9 @@
  *   out only after the socket events that arrived meanwhile have run: a close or reset the
  *   server sent while the process could not read is then known, and the connection replaced.
  *   One idle longer than `idleCheckMs` (the network may have dropped it silently) is PINGed too.
+ * - A connection older than `maxConnectionAgeMs` is closed and replaced once no lease holds it
+ *   (an IAM-authenticated one would otherwise be dropped by ElastiCache at 12 hours), never
+ *   under a running command.
  * - Connect failures back off under one pool-wide, jittered, capped schedule; an acquire whose
  *   deadline comes before the next permitted attempt fails at once with RedisUnavailableError.
  *   A failure that waiting cannot heal (credentials, permissions, certificates, configuration)
@@ -355,13 +358,13 @@ export class RedisPool {
     if (this.#closed) return Promise.reject(new PoolClosedError());
     const { exclusive } = request;
     if (!exclusive) {
-      const shared = this.#shared;
-      if (shared?.alive) return Promise.resolve(this.#assign(shared, false, false));
+      const shared = this.#currentShared();
+      if (shared) return Promise.resolve(this.#assign(shared, false, false));
       if (this.#sharedOpening) return this.#waitForOpening(this.#sharedOpening, request);
     }
     // Nobody jumps the queue: FIFO for the budget.
     if (this.#queue.length === 0) {
-      const idle = this.#idle.pop();
+      const idle = this.#popIdle();
       if (idle) return Promise.resolve(this.#assign(idle, exclusive, false));
       if (this.#hasBudget()) return this.#waitForOpening(this.#openOrJoin(request), request);
       const unleasedShared = exclusive ? this.#takeUnleasedShared() : undefined;
@@ -643,6 +646,12 @@ export class RedisPool {
       this.#discard(conn);
       return;
     }
+    // Its last lease is back: an old shared connection (or one already replaced as the shared
+    // one, see #currentShared) can go now.
+    if (conn.leases === 0 && (this.#tooOld(conn) || conn !== this.#shared)) {
+      this.#retire(conn);
+      return;
+    }
     if (conn.leases === 0 && this.#queue.length > 0) this.#dispatch();
   }
 
@@ -673,7 +682,8 @@ export class RedisPool {
     conn.leases = 0;
     conn.exclusive = false;
     conn.lastReleasedAt = Date.now();
-    this.#makeAvailable(conn);
+    if (this.#tooOld(conn)) this.#retire(conn);
+    else this.#makeAvailable(conn);
   }
 
   /** True when the connection was reset within `timeoutMs`. */
@@ -702,10 +712,60 @@ export class RedisPool {
 
   /** The shared connection, if no lease holds it, for an exclusive acquirer at a full budget. */
   #takeUnleasedShared(): PooledConnection | undefined {
-    const shared = this.#shared;
-    if (!shared?.alive || shared.leases > 0 || shared.validation) return undefined;
+    const shared = this.#currentShared();
+    if (!shared || shared.leases > 0 || shared.validation) return undefined;
     this.#shared = undefined;
     return shared;
+  }
+
+  /**
+   * The shared connection to hand out, if there is one. One past its maximum age is retired if
+   * no lease holds it; if leases do and the budget allows another connection, it stops being
+   * the shared one (a new one opens for the next acquirers) and is retired when its last lease
+   * comes back. Without budget to spare it serves on: it goes once its leases are all back.
+   */
+  #currentShared(): PooledConnection | undefined {
+    const shared = this.#shared;
+    if (!shared?.alive) return undefined;
+    if (!this.#tooOld(shared)) return shared;
+    if (shared.leases === 0 && !shared.validation) {
+      this.#retire(shared, false);
+      return undefined;
+    }
+    if (this.#hasBudget()) {
+      this.#shared = undefined;
+      return undefined;
+    }
+    return shared;
+  }
+
+  /** The most recently released idle connection, retiring any past its maximum age. */
+  #popIdle(): PooledConnection | undefined {
+    for (;;) {
+      const conn = this.#idle.pop();
+      if (!conn || !this.#tooOld(conn)) return conn;
+      this.#retire(conn, false);
+    }
+  }
+
+  #tooOld(conn: PooledConnection): boolean {
+    const maxAge = this.config.maxConnectionAgeMs;
+    return maxAge > 0 && Date.now() - conn.openedAt >= maxAge;
+  }
+
+  /**
+   * Closes, politely (QUIT), a connection no lease holds and frees its budget. Not a loss: the
+   * connection did nothing wrong, it is just old.
+   * @param dispatch Serve the queue with the freed budget; false from the code that serves it
+   *   (#next, #dispatch), which must not be re-entered.
+   */
+  #retire(conn: PooledConnection, dispatch = true): void {
+    if (!this.#connections.delete(conn)) return;
+    const index = this.#idle.indexOf(conn);
+    if (index !== -1) this.#idle.splice(index, 1);
+    if (this.#shared === conn) this.#shared = undefined;
+    void this.#quit(conn);
+    if (dispatch) this.#dispatch();
   }
 
   /** A connection nobody holds: to the first waiter, else to the idle list. */
@@ -721,14 +781,14 @@ export class RedisPool {
       const queued = this.#queue[0];
       if (!queued) return;
       const { request, waiter } = queued;
-      const shared = this.#shared?.alive ? this.#shared : undefined;
+      const shared = request.exclusive ? undefined : this.#currentShared();
       if (!request.exclusive && (shared || this.#sharedOpening)) {
         this.#queue.shift();
         if (shared) waiter.resolve(this.#assign(shared, false, false));
         else this.#handOver(this.#openOrJoin(request), waiter, false);
         continue;
       }
-      const conn = this.#idle.pop() ?? (request.exclusive ? this.#takeUnleasedShared() : undefined);
+      const conn = this.#popIdle() ?? (request.exclusive ? this.#takeUnleasedShared() : undefined);
       if (conn) {
         this.#queue.shift();
         waiter.resolve(this.#assign(conn, request.exclusive, false));

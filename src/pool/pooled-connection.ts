@@ -15,11 +15,15 @@ export class PooledConnection {
   /** The PING in flight, shared by every acquirer that arrives while it runs. */
   validation: Promise<boolean> | undefined;
 
+  /** When it opened: its age counts from here (REDIS_MAX_CONNECTION_AGE_MS). */
+  readonly openedAt: number;
+
   constructor(
     readonly connection: Connection,
     now: number,
   ) {
     this.lastReleasedAt = now;
+    this.openedAt = now;
   }
 
   get client(): RedisClient {

@@ -755,3 +755,73 @@ describe('run()', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 });
+
+describe('maximum connection age (maxConnectionAgeMs)', () => {
+  const AGE = 60_000;
+
+  it('replaces an old shared connection when no lease holds it, and only then', async () => {
+    const { redis, pool } = setup({ maxConnectionAgeMs: AGE, idleCheckMs: AGE * 10 });
+    const first = await pool.acquire();
+    await vi.advanceTimersByTimeAsync(AGE);
+    // Old, but a lease holds it: it stays, and keeps serving while the budget is spent.
+    expect(redis.connection(0).closed).toBe(false);
+    await first.release();
+    // Its last lease came back: it goes, politely, and is not counted as lost.
+    expect(redis.connection(0).closedBy).toBe('quit');
+    const next = await pool.acquire();
+    expect(next.redis).toBe(redis.connection(1).client);
+    expect(pool.stats()).toMatchObject({ connectionsCreated: 2, connectionsLost: 0 });
+    await next.release();
+  });
+
+  it('opens a new shared connection while leases still run on the old one, which goes after them', async () => {
+    const { redis, pool } = setup({ maxConnectionAgeMs: AGE, idleCheckMs: AGE * 10, poolMax: 2 });
+    const running = await pool.acquire();
+    await vi.advanceTimersByTimeAsync(AGE);
+    const newer = await pool.acquire();
+    expect(newer.redis).toBe(redis.connection(1).client);
+    expect(redis.connection(0).closed).toBe(false); // the running lease is never cut off
+    await running.release();
+    expect(redis.connection(0).closedBy).toBe('quit');
+    expect(redis.connection(1).closed).toBe(false);
+    await newer.release();
+    expect(pool.stats()).toMatchObject({ connectionsLost: 0, active: 0, idle: 1 });
+  });
+
+  it('keeps serving on an old shared connection when the budget has no room for another', async () => {
+    const { redis, pool } = setup({ maxConnectionAgeMs: AGE, idleCheckMs: AGE * 10, poolMax: 1 });
+    const running = await pool.acquire();
+    await vi.advanceTimersByTimeAsync(AGE);
+    const second = await pool.acquire();
+    expect(second.redis).toBe(redis.connection(0).client);
+    await running.release();
+    expect(redis.connection(0).closed).toBe(false);
+    await second.release();
+    expect(redis.connection(0).closedBy).toBe('quit');
+  });
+
+  it('retires an old exclusive connection on release and an old idle one on acquire', async () => {
+    const { redis, pool } = setup({ maxConnectionAgeMs: AGE, idleCheckMs: AGE * 10, poolMax: 3 });
+    const a = await pool.acquire({ exclusive: true });
+    const b = await pool.acquire({ exclusive: true });
+    await b.release(); // idle, young
+    await vi.advanceTimersByTimeAsync(AGE);
+    await a.release(); // old: retired instead of going idle
+    expect(redis.connection(0).closedBy).toBe('quit');
+    expect(redis.connection(1).closed).toBe(false);
+    const c = await pool.acquire({ exclusive: true }); // the idle one is old too now
+    expect(redis.connection(1).closedBy).toBe('quit');
+    expect(c.redis).toBe(redis.connection(2).client);
+    await c.release();
+    expect(pool.stats().connectionsLost).toBe(0);
+  });
+
+  it('0 keeps connections for as long as they work', async () => {
+    const { redis, pool } = setup({ maxConnectionAgeMs: 0, idleCheckMs: 86_400_000 });
+    await (await pool.acquire()).release();
+    await vi.advanceTimersByTimeAsync(10 ** 8);
+    const lease = await pool.acquire();
+    expect(lease.redis).toBe(redis.connection(0).client);
+    await lease.release();
+  });
+});
