@@ -80,13 +80,18 @@ export async function signIamToken(
   };
 }
 
-/** The presigned query as ElastiCache reads it: each key and value URI-encoded (RFC 3986). */
+/**
+ * The presigned query as ElastiCache reads it: each key and value URI-encoded (RFC 3986), in
+ * canonical order, the signature last as in every presigned URL.
+ */
 function formatQuery(query: Readonly<Record<string, string | string[] | null>>): string {
-  return Object.keys(query)
-    .sort()
+  const keys = Object.keys(query).filter((key) => key !== SIGNATURE);
+  return [...keys.sort(), SIGNATURE]
     .map((key) => `${encode(key)}=${encode(String(query[key] ?? ''))}`)
     .join('&');
 }
+
+const SIGNATURE = 'X-Amz-Signature';
 
 function encode(text: string): string {
   return encodeURIComponent(text).replace(

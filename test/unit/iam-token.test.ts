@@ -1,14 +1,13 @@
 /**
  * IAM authentication tokens, checked against an independent reading of the SigV4 presigning
  * rules (AWS's "Create a signed AWS API request" and "Authenticating with IAM" pages): the
- * canonical request, the string to sign and the signature are recomputed here with node:crypto
- * from the inputs, not by calling the code under test or the AWS SDK.
+ * canonical request, the string to sign and the signature are recomputed with node:crypto from
+ * the inputs (test/helpers/sigv4.ts), not by calling the code under test or the AWS SDK.
  *
  * Stand-ins for AWS: none is contacted. The credentials are fixed values in the environment
  * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read by the SDK's real default
  * provider chain; the clock is fixed.
  */
-import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +18,7 @@ import {
   TOKEN_REFRESH_MARGIN_MS,
 } from '../../src/aws/iam-token.js';
 import { ElastiCacheError } from '../../src/errors.js';
+import { expectedIamToken, uriEncode } from '../helpers/sigv4.js';
 
 const ACCESS_KEY = 'AKIDEXAMPLEIAMTOKEN1';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -50,63 +50,15 @@ afterEach(() => {
   }
 });
 
-// ---- the independent reading of SigV4 presigning ------------------------------------------
-
-/** RFC 3986 percent-encoding: everything but A-Z a-z 0-9 - _ . ~ */
-function uriEncode(text: string): string {
-  return [...Buffer.from(text, 'utf8')]
-    .map((byte) => {
-      const c = String.fromCharCode(byte);
-      return /[A-Za-z0-9\-_.~]/.test(c)
-        ? c
-        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    })
-    .join('');
-}
-
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-const hmac = (key: Buffer | string, text: string) =>
-  createHmac('sha256', key).update(text, 'utf8').digest();
-
-/** The token AWS's rules give for these inputs, its parameters and its signature. */
+/** What test/helpers/sigv4.ts, the independent reading, computes for these inputs. */
 function expectedToken(request: IamTokenRequest, now: number, sessionToken?: string) {
-  const amzDate = new Date(now)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-  const date = amzDate.slice(0, 8);
-  const scope = `${date}/${request.region}/elasticache/aws4_request`;
-  const params: Record<string, string> = {
-    Action: 'connect',
-    User: request.userId,
-    'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
-    'X-Amz-Credential': `${ACCESS_KEY}/${scope}`,
-    'X-Amz-Date': amzDate,
-    'X-Amz-Expires': '900',
-    'X-Amz-SignedHeaders': 'host',
-  };
-  if (request.serverless) params.ResourceType = 'ServerlessCache';
-  if (sessionToken) params['X-Amz-Security-Token'] = sessionToken;
-  const canonicalQuery = Object.keys(params)
-    .map((key) => [uriEncode(key), uriEncode(params[key] ?? '')] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, value]) => `${key}=${value}`)
-    .join('&');
-  const canonicalRequest = [
-    'GET',
-    '/',
-    canonicalQuery,
-    `host:${request.cacheName}\n`,
-    'host',
-    sha256Hex(''), // a GET without a body
-  ].join('\n');
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const kDate = hmac(`AWS4${SECRET_KEY}`, date);
-  const kRegion = hmac(kDate, request.region);
-  const kService = hmac(kRegion, 'elasticache');
-  const kSigning = hmac(kService, 'aws4_request');
-  const signature = createHmac('sha256', kSigning).update(stringToSign, 'utf8').digest('hex');
-  return { params, signature };
+  return expectedIamToken({
+    ...request,
+    accessKeyId: ACCESS_KEY,
+    secretAccessKey: SECRET_KEY,
+    ...(sessionToken ? { sessionToken } : {}),
+    now,
+  });
 }
 
 /** A token split into its host and its (decoded) query parameters. */
@@ -134,6 +86,7 @@ describe('an IAM token', () => {
     const { 'X-Amz-Signature': signature, ...rest } = params;
     expect(rest).toEqual(expected.params);
     expect(signature).toBe(expected.signature);
+    expect(token.reveal()).toBe(expected.token);
   });
 
   it('carries ResourceType=ServerlessCache for a serverless cache, signed', async () => {
