@@ -17,22 +17,7 @@ import {
   type ServerlessCache,
 } from '@aws-sdk/client-elasticache';
 import { ElastiCacheError } from '../errors.js';
-
-/** Where a cache is and how to talk to it. */
-export interface CacheLocation {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: boolean;
-  readonly cluster: boolean;
-}
-
-export interface DiscoveryRequest {
-  /** The replication group id or serverless cache name. */
-  readonly cacheName: string;
-  readonly serverless: boolean;
-  /** The region the cache is in (the function's: AWS_REGION). */
-  readonly region: string;
-}
+import type { CacheLocation, DiscoveryRequest } from './locator.js';
 
 /**
  * Statuses in which a cache serves traffic at its endpoints: a cache being modified (scaled,

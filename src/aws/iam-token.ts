@@ -4,19 +4,21 @@
  *
  * A token is a SigV4-presigned `GET http://{cacheName}/?Action=connect&User={userId}` (plus
  * `&ResourceType=ServerlessCache` for a serverless cache), service `elasticache`, valid for
- * 900 s, with the leading `http://` removed (AWS's "Authenticating with IAM" page). It is signed
- * with the AWS SDK's own SigV4 implementation and the SDK's default Node credential chain (on
- * Lambda: the function's role, from the environment).
+ * 900 s, with the leading `http://` removed (AWS's "Authenticating with IAM" page).
+ *
+ * It is signed by the AWS SDK itself: the SigV4 signer an ElastiCache client configures for its
+ * own requests (service `elasticache`, the region, the SDK's default Node credential chain: on
+ * Lambda, the function's role from the environment). One package, `@aws-sdk/client-elasticache`,
+ * which the Lambda runtime provides and bundlers leave out with the rest of `@aws-sdk/*`, serves
+ * both this and discovery.
  *
  * This module pulls in the AWS SDK: the pool loads it with a dynamic import, only when
  * REDIS_AUTH=iam, so that users who do not use IAM load none of it.
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
+import type { AwsCredentials, CredentialsProvider } from './locator.js';
 
 /** How long a token is valid: AWS's fixed 15 minutes. */
 export const TOKEN_LIFETIME_S = 900;
@@ -44,21 +46,41 @@ export interface IamToken {
   readonly expiresAt: number;
 }
 
+/** The part of the SDK's SigV4 signer used here (the SDK types it as a signer only). */
+interface Presigner {
+  presign(
+    request: {
+      method: string;
+      protocol: string;
+      hostname: string;
+      path: string;
+      query: Record<string, string>;
+      headers: Record<string, string>;
+    },
+    options: { expiresIn: number; signingDate: Date },
+  ): Promise<{ query?: Record<string, string | string[] | null> }>;
+}
+
+/** An ElastiCache client: its configuration holds the SDK's signer and credential chain. */
+function sdkClient(region: string, credentials?: CredentialsProvider): ElastiCacheClient {
+  return new ElastiCacheClient(credentials ? { region, credentials } : { region });
+}
+
 /**
- * Signs one token at `signingDate`. Its life ends at 900 s, or earlier when the credentials
- * that signed it expire first (a presigned request is only valid while they are).
+ * Signs one token at `signingDate` with `client`'s signer. Its life ends at 900 s, or earlier
+ * when the credentials that signed it expire first (a presigned request is only valid while
+ * they are).
  */
-export async function signIamToken(
+async function presign(
+  client: ElastiCacheClient,
   request: IamTokenRequest,
-  credentials: AwsCredentialIdentity,
+  credentials: AwsCredentials,
   signingDate: Date,
 ): Promise<IamToken> {
-  const signer = new SignatureV4({
-    service: 'elasticache',
-    region: request.region,
-    credentials,
-    sha256: Sha256,
-  });
+  const signer = (await client.config.signer()) as unknown as Partial<Presigner>;
+  if (typeof signer.presign !== 'function') {
+    throw new Error('The AWS SDK signer of @aws-sdk/client-elasticache cannot presign');
+  }
   const query: Record<string, string> = { Action: 'connect', User: request.userId };
   if (request.serverless) query.ResourceType = 'ServerlessCache';
   const signed = await signer.presign(
@@ -78,6 +100,16 @@ export async function signIamToken(
     token: new Secret(`${request.cacheName}/?${formatQuery(signed.query ?? {})}`),
     expiresAt: Math.min(lifetimeEnd, credentialsEnd),
   };
+}
+
+/** Signs one token with these credentials at `signingDate` (see IamTokenSource for the cache). */
+export async function signIamToken(
+  request: IamTokenRequest,
+  credentials: AwsCredentials,
+  signingDate: Date,
+): Promise<IamToken> {
+  const client = sdkClient(request.region, async () => credentials);
+  return presign(client, request, credentials, signingDate);
 }
 
 /**
@@ -102,7 +134,7 @@ function encode(text: string): string {
 
 export interface IamTokenSourceOptions {
   /** Default: the AWS SDK's default Node provider chain (memoized, refreshed before expiry). */
-  readonly credentials?: AwsCredentialIdentityProvider;
+  readonly credentials?: CredentialsProvider;
   /** Epoch ms now; tests move it. */
   readonly now?: () => number;
   /** Default TOKEN_REFRESH_MARGIN_MS. */
@@ -116,7 +148,7 @@ export interface IamTokenSourceOptions {
  */
 export class IamTokenSource {
   readonly #request: IamTokenRequest;
-  readonly #credentials: AwsCredentialIdentityProvider;
+  readonly #client: ElastiCacheClient;
   readonly #now: () => number;
   readonly #marginMs: number;
   #current: IamToken | undefined;
@@ -125,7 +157,7 @@ export class IamTokenSource {
 
   constructor(request: IamTokenRequest, options: IamTokenSourceOptions = {}) {
     this.#request = request;
-    this.#credentials = options.credentials ?? defaultProvider();
+    this.#client = sdkClient(request.region, options.credentials);
     this.#now = options.now ?? Date.now;
     this.#marginMs = options.refreshMarginMs ?? TOKEN_REFRESH_MARGIN_MS;
   }
@@ -155,9 +187,9 @@ export class IamTokenSource {
   }
 
   async #sign(): Promise<IamToken> {
-    let credentials: AwsCredentialIdentity;
+    let credentials: AwsCredentials;
     try {
-      credentials = await this.#credentials();
+      credentials = await this.#client.config.credentials();
     } catch (error) {
       throw new ElastiCacheError(
         `No AWS credentials to sign an IAM authentication token for ElastiCache cache "${this.#request.cacheName}"`,
@@ -171,7 +203,7 @@ export class IamTokenSource {
         },
       );
     }
-    const token = await signIamToken(this.#request, credentials, new Date(this.#now()));
+    const token = await presign(this.#client, this.#request, credentials, new Date(this.#now()));
     this.#signed++;
     this.#current = token;
     return token;

@@ -9,9 +9,35 @@
  */
 import { ElastiCacheError } from '../errors.js';
 import { Waiter } from '../pool/waiter.js';
-import type { CacheLocation, DiscoveryRequest } from './discovery.js';
 
-export type { CacheLocation, DiscoveryRequest } from './discovery.js';
+/** Where a cache is and how to talk to it. */
+export interface CacheLocation {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly cluster: boolean;
+}
+
+export interface DiscoveryRequest {
+  /** The replication group id or serverless cache name. */
+  readonly cacheName: string;
+  readonly serverless: boolean;
+  /** The region the cache is in (the function's: AWS_REGION). */
+  readonly region: string;
+}
+
+/**
+ * AWS credentials, as the SDK's providers give them. Declared here, not imported, so that the
+ * pool's types do not need the AWS SDK's installed.
+ */
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+export type CredentialsProvider = () => Promise<AwsCredentials>;
 
 /** Consecutive failed connection attempts at a location after which it is looked up again. */
 export const FAILURES_BEFORE_LOOKUP = 3;

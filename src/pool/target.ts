@@ -7,7 +7,13 @@
  * The AWS SDK is loaded here only when needed, by dynamic import: a pool with a REDIS_URL and a
  * password loads none of it.
  */
-import { type CacheLocation, type CacheLocator, locatorFor, missingSdk } from '../aws/locator.js';
+import {
+  type CacheLocation,
+  type CacheLocator,
+  type CredentialsProvider,
+  locatorFor,
+  missingSdk,
+} from '../aws/locator.js';
 import type { RedisEndpoint, RedisPoolConfig, Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { ConnectConfig } from './connection.js';
@@ -19,7 +25,11 @@ interface TokenSource {
 }
 
 /** Options of the token source, for tests (a fake clock, fixed credentials). */
-export type TokenSourceOptions = import('../aws/iam-token.js').IamTokenSourceOptions;
+export interface TokenSourceOptions {
+  readonly credentials?: CredentialsProvider;
+  readonly now?: () => number;
+  readonly refreshMarginMs?: number;
+}
 
 export interface TargetSeams {
   /** For the IAM token source: a clock, credentials. */
@@ -167,11 +177,7 @@ export class ConnectTarget {
     try {
       module = await import('../aws/iam-token.js');
     } catch (error) {
-      throw missingSdk(
-        cacheName,
-        '@aws-sdk/credential-provider-node and @smithy/signature-v4',
-        error,
-      );
+      throw missingSdk(cacheName, '@aws-sdk/client-elasticache', error);
     }
     return new module.IamTokenSource(
       {
