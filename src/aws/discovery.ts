@@ -4,20 +4,19 @@
  * (the primary endpoint, or the configuration endpoint in cluster mode), whether it speaks TLS
  * and whether it is in cluster mode.
  *
- * This module pulls in the AWS SDK: the pool loads it with a dynamic import, only when a cache
- * is to be discovered (REDIS_CACHE_NAME without REDIS_URL). The SDK finds its credentials, its
+ * The pool loads this module, and it the AWS SDK (sdk.ts), only when a cache is to be discovered
+ * (REDIS_CACHE_NAME without REDIS_URL). The SDK finds its credentials, its
  * region (AWS_REGION) and its endpoint (AWS_ENDPOINT_URL_ELASTICACHE, for a VPC endpoint with a
  * custom name or a local stand-in) the way it always does.
  */
-import {
-  DescribeReplicationGroupsCommand,
-  DescribeServerlessCachesCommand,
+import type {
   ElastiCacheClient,
-  type ReplicationGroup,
-  type ServerlessCache,
+  ReplicationGroup,
+  ServerlessCache,
 } from '@aws-sdk/client-elasticache';
 import { ElastiCacheError } from '../errors.js';
 import type { CacheLocation, DiscoveryRequest } from './locator.js';
+import { type ElastiCacheSdk, loadElastiCacheSdk } from './sdk.js';
 
 /**
  * Statuses in which a cache serves traffic at its endpoints: a cache being modified (scaled,
@@ -36,11 +35,15 @@ export async function describeCache(
   request: DiscoveryRequest,
   signal: AbortSignal,
 ): Promise<CacheLocation> {
-  const client = new ElastiCacheClient({ region: request.region, maxAttempts: 2 });
+  const sdk = await loadElastiCacheSdk(request.cacheName);
+  const client = new sdk.ElastiCacheClient({ region: request.region, maxAttempts: 2 });
   try {
     return request.serverless
-      ? locateServerless(request, await describeServerless(client, request, signal))
-      : locateReplicationGroup(request, await describeReplicationGroup(client, request, signal));
+      ? locateServerless(request, await describeServerless(sdk, client, request, signal))
+      : locateReplicationGroup(
+          request,
+          await describeReplicationGroup(sdk, client, request, signal),
+        );
   } catch (error) {
     throw asElastiCacheError(error, request, signal);
   } finally {
@@ -50,24 +53,26 @@ export async function describeCache(
 }
 
 async function describeReplicationGroup(
+  sdk: ElastiCacheSdk,
   client: ElastiCacheClient,
   request: DiscoveryRequest,
   signal: AbortSignal,
 ): Promise<ReplicationGroup | undefined> {
   const output = await client.send(
-    new DescribeReplicationGroupsCommand({ ReplicationGroupId: request.cacheName }),
+    new sdk.DescribeReplicationGroupsCommand({ ReplicationGroupId: request.cacheName }),
     { abortSignal: signal },
   );
   return output.ReplicationGroups?.[0];
 }
 
 async function describeServerless(
+  sdk: ElastiCacheSdk,
   client: ElastiCacheClient,
   request: DiscoveryRequest,
   signal: AbortSignal,
 ): Promise<ServerlessCache | undefined> {
   const output = await client.send(
-    new DescribeServerlessCachesCommand({ ServerlessCacheName: request.cacheName }),
+    new sdk.DescribeServerlessCachesCommand({ ServerlessCacheName: request.cacheName }),
     { abortSignal: signal },
   );
   return output.ServerlessCaches?.[0];

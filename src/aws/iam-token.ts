@@ -12,13 +12,14 @@
  * which the Lambda runtime provides and bundlers leave out with the rest of `@aws-sdk/*`, serves
  * both this and discovery.
  *
- * This module pulls in the AWS SDK: the pool loads it with a dynamic import, only when
- * REDIS_AUTH=iam, so that users who do not use IAM load none of it.
+ * The pool loads this module, and it the AWS SDK (sdk.ts), only when REDIS_AUTH=iam, so that
+ * users who do not use IAM load none of it.
  */
-import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { AwsCredentials, CredentialsProvider } from './locator.js';
+import { loadElastiCacheSdk } from './sdk.js';
 
 /** How long a token is valid: AWS's fixed 15 minutes. */
 export const TOKEN_LIFETIME_S = 900;
@@ -62,7 +63,12 @@ interface Presigner {
 }
 
 /** An ElastiCache client: its configuration holds the SDK's signer and credential chain. */
-function sdkClient(region: string, credentials?: CredentialsProvider): ElastiCacheClient {
+async function sdkClient(
+  request: IamTokenRequest,
+  credentials?: CredentialsProvider,
+): Promise<ElastiCacheClient> {
+  const { ElastiCacheClient } = await loadElastiCacheSdk(request.cacheName);
+  const { region } = request;
   return new ElastiCacheClient(credentials ? { region, credentials } : { region });
 }
 
@@ -108,7 +114,7 @@ export async function signIamToken(
   credentials: AwsCredentials,
   signingDate: Date,
 ): Promise<IamToken> {
-  const client = sdkClient(request.region, async () => credentials);
+  const client = await sdkClient(request, async () => credentials);
   return presign(client, request, credentials, signingDate);
 }
 
@@ -148,7 +154,8 @@ export interface IamTokenSourceOptions {
  */
 export class IamTokenSource {
   readonly #request: IamTokenRequest;
-  readonly #client: ElastiCacheClient;
+  readonly #credentialsOption: CredentialsProvider | undefined;
+  #client: Promise<ElastiCacheClient> | undefined;
   readonly #now: () => number;
   readonly #marginMs: number;
   #current: IamToken | undefined;
@@ -157,7 +164,7 @@ export class IamTokenSource {
 
   constructor(request: IamTokenRequest, options: IamTokenSourceOptions = {}) {
     this.#request = request;
-    this.#client = sdkClient(request.region, options.credentials);
+    this.#credentialsOption = options.credentials;
     this.#now = options.now ?? Date.now;
     this.#marginMs = options.refreshMarginMs ?? TOKEN_REFRESH_MARGIN_MS;
   }
@@ -187,9 +194,15 @@ export class IamTokenSource {
   }
 
   async #sign(): Promise<IamToken> {
+    this.#client ??= sdkClient(this.#request, this.#credentialsOption);
+    // A failed load is not kept: the next attempt tries again.
+    this.#client.catch(() => {
+      this.#client = undefined;
+    });
+    const client = await this.#client;
     let credentials: AwsCredentials;
     try {
-      credentials = await this.#client.config.credentials();
+      credentials = await client.config.credentials();
     } catch (error) {
       throw new ElastiCacheError(
         `No AWS credentials to sign an IAM authentication token for ElastiCache cache "${this.#request.cacheName}"`,
@@ -203,7 +216,7 @@ export class IamTokenSource {
         },
       );
     }
-    const token = await presign(this.#client, this.#request, credentials, new Date(this.#now()));
+    const token = await presign(client, this.#request, credentials, new Date(this.#now()));
     this.#signed++;
     this.#current = token;
     return token;

@@ -147,24 +147,8 @@ export function locatorFor(request: DiscoveryRequest): CacheLocator {
   return locator;
 }
 
-/** Loads the AWS SDK only now, on the first lookup. */
+/** Loads discovery (and with it the AWS SDK) only now, on the first lookup. */
 const describeLazily: DescribeCache = async (request, signal) => {
-  let discovery: typeof import('./discovery.js');
-  try {
-    discovery = await import('./discovery.js');
-  } catch (error) {
-    throw missingSdk(request.cacheName, '@aws-sdk/client-elasticache', error);
-  }
-  return discovery.describeCache(request, signal);
+  const { describeCache } = await import('./discovery.js');
+  return describeCache(request, signal);
 };
-
-/** The error for an AWS SDK package that cannot be loaded. */
-export function missingSdk(cacheName: string, pkg: string, error: unknown): ElastiCacheError {
-  const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return new ElastiCacheError(`Cannot load ${pkg} (${reason})`, {
-    cacheName,
-    permanent: true,
-    reason: 'configuration',
-    check: `the Lambda Node.js runtime provides the AWS SDK (@aws-sdk/*); elsewhere, or if your bundle leaves it out, install ${pkg}`,
-  });
-}

@@ -12,7 +12,6 @@ import {
   type CacheLocator,
   type CredentialsProvider,
   locatorFor,
-  missingSdk,
 } from '../aws/locator.js';
 import type { RedisEndpoint, RedisPoolConfig, Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
@@ -173,13 +172,8 @@ export class ConnectTarget {
   async #loadTokenSource(): Promise<TokenSource> {
     const config = this.#config;
     const cacheName = config.cacheName ?? '';
-    let module: typeof import('../aws/iam-token.js');
-    try {
-      module = await import('../aws/iam-token.js');
-    } catch (error) {
-      throw missingSdk(cacheName, '@aws-sdk/client-elasticache', error);
-    }
-    return new module.IamTokenSource(
+    const { IamTokenSource } = await import('../aws/iam-token.js');
+    return new IamTokenSource(
       {
         cacheName,
         userId: config.user ?? '',

@@ -1,8 +1,12 @@
 /**
  * The main entry's cold start stays lean: nothing of the AWS SDK (@aws-sdk/*, @smithy/*,
- * @aws-crypto/*) is loaded unless REDIS_AUTH=iam or discovery asks for it. esbuild bundles
- * src/index.ts with code splitting, as a user's bundler would: the SDK must sit only in chunks
- * that are imported dynamically, never in the entry or in a chunk it imports statically.
+ * @aws-crypto/*) is loaded unless REDIS_AUTH=iam or discovery asks for it.
+ *
+ * - Bundled with code splitting, the SDK sits only in chunks imported dynamically, never in
+ *   the entry or in a chunk it imports statically.
+ * - Bundled as the CDK's NodejsFunction and the demo functions do (one ES module, `@aws-sdk/*`
+ *   left to the Lambda runtime), the SDK is imported dynamically: a static import of an external
+ *   package would be hoisted to the top of the bundle and load at every cold start.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +18,11 @@ const AWS_CODE = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 const outdir = mkdtempSync(join(tmpdir(), 'lrp-lean-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-async function bundle(entry: string): Promise<Metafile> {
+async function bundle(entry: string, splitting = true): Promise<Metafile> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
-    splitting: true,
+    splitting,
     format: 'esm',
     platform: 'node',
     target: 'node22',
@@ -27,7 +31,12 @@ async function bundle(entry: string): Promise<Metafile> {
     metafile: true,
     logLevel: 'silent',
     // Peers the user installs; what matters here is our code and the AWS SDK.
-    external: ['ioredis', '@aws-lambda-powertools/*', '@middy/*'],
+    external: [
+      'ioredis',
+      '@aws-lambda-powertools/*',
+      '@middy/*',
+      ...(splitting ? [] : ['@aws-sdk/*']),
+    ],
   });
   return result.metafile;
 }
@@ -77,5 +86,18 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s', (entry) => {
         `${Math.round(bytes(lazy) / 1024)} KiB only for IAM or discovery ` +
         `(${eager.map((out) => relative(outdir, out)).join(', ')})`,
     );
+  });
+});
+
+describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', (entry) => {
+  it('imports the AWS SDK, left to the runtime, only dynamically', async () => {
+    const metafile = await bundle(entry, false);
+    const imports = Object.values(metafile.outputs).flatMap((out) => out.imports);
+    const sdk = imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/'));
+    expect(sdk.map((i) => `${i.kind} ${i.path}`)).toEqual([
+      'dynamic-import @aws-sdk/client-elasticache',
+    ]);
+    const inputs = Object.values(metafile.outputs).flatMap((out) => Object.keys(out.inputs));
+    expect(inputs.filter((input) => AWS_CODE.test(input))).toEqual([]);
   });
 });
