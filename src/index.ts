@@ -15,6 +15,7 @@ export {
   type ConfigIssue,
   ConnectionLostError,
   DeadlineError,
+  ElastiCacheError,
   PoolClosedError,
   RedisPoolError,
   RedisUnavailableError,

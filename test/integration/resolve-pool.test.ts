@@ -63,7 +63,11 @@ describe('connecting by host name', () => {
     const events: string[] = [];
     const busy = saturateThreadpool(() => events.push('threadpool work done'));
     // ioredis alone, for contrast: its connect resolves with dns.lookup, on the threadpool.
-    const plain = new Redis({ host: 'primary.localhost', port: redisServer.port, lazyConnect: true });
+    const plain = new Redis({
+      host: 'primary.localhost',
+      port: redisServer.port,
+      lazyConnect: true,
+    });
     plain.on('error', () => {});
     const viaLookup = plain
       .connect()
