@@ -183,9 +183,13 @@ describe('a pool that discovers its cache', () => {
   test('a cache that is not available yet: an outage, retried, whose message names no cache', async () => {
     const name = cacheName();
     api.putReplicationGroup(name, { status: 'creating' });
-    const error = await failure(
-      pool({ REDIS_CACHE_NAME: name }).acquire({ deadline: Date.now() + 300 }),
-    );
+    // A first retry drawn from 0 to 60 s: the acquire ends on the answer, not on its deadline.
+    const waiting = pool({
+      REDIS_CACHE_NAME: name,
+      REDIS_RETRY_BASE_MS: '60000',
+      REDIS_RETRY_MAX_MS: '60000',
+    });
+    const error = await failure(waiting.acquire({ deadline: Date.now() + 5_000 }));
     expect(error).toMatchObject({ permanent: false, statusCode: 503, expose: true });
     expect(error.message).not.toContain(name);
     expect((error.cause as ElastiCacheError).message).toContain('status creating');
