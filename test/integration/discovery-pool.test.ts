@@ -8,7 +8,7 @@
  * three-node cluster, a TLS cluster node standing in for a serverless cache).
  */
 import { Cluster, type Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import { AcquireTimeoutError, ElastiCacheError, RedisUnavailableError } from '../../src/errors.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
 import { type ElastiCacheApi, REGION, startElastiCacheApi } from '../helpers/elasticache-api.js';
@@ -18,6 +18,12 @@ import { expectedIamToken } from '../helpers/sigv4.js';
 let api: ElastiCacheApi;
 let saved: Record<string, string | undefined>;
 const pools: RedisPool[] = [];
+
+// Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
+// deadlines some tests give, and they are not about that.
+beforeAll(async () => {
+  await import('@aws-sdk/client-elasticache');
+});
 
 beforeEach(async () => {
   api = await startElastiCacheApi();
@@ -200,7 +206,7 @@ describe('a pool that discovers its cache', () => {
     const held = api.hold('DescribeReplicationGroups');
     const order: string[] = [];
     const acquire = pool({ REDIS_CACHE_NAME: name })
-      .acquire({ deadline: Date.now() + 300 })
+      .acquire({ deadline: Date.now() + 1_000 })
       .catch((e: unknown) => {
         order.push('acquire failed');
         return e;

@@ -7,7 +7,7 @@
  * test credentials in the environment. The caches it describes are real local redis-servers.
  */
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import { describeCache } from '../../src/aws/discovery.js';
 import { CacheLocator, FAILURES_BEFORE_LOOKUP } from '../../src/aws/locator.js';
 import { ElastiCacheError } from '../../src/errors.js';
@@ -16,6 +16,12 @@ import { test } from '../helpers/fixtures.js';
 
 let api: ElastiCacheApi;
 let saved: Record<string, string | undefined>;
+
+// Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
+// deadlines some tests give, and they are not about that.
+beforeAll(async () => {
+  await import('@aws-sdk/client-elasticache');
+});
 
 beforeEach(async () => {
   api = await startElastiCacheApi();
@@ -201,7 +207,7 @@ describe('CacheLocator', () => {
     const held = api.hold('DescribeReplicationGroups');
     const locator = new CacheLocator(group('orders'));
     const order: string[] = [];
-    const short = failure(locator.locate(Date.now() + 200)).then((e) => {
+    const short = failure(locator.locate(Date.now() + 1_000)).then((e) => {
       order.push('short deadline passed');
       return e;
     });
