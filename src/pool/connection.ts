@@ -278,7 +278,8 @@ function createClient(config: ConnectConfig, name: string): RedisClient {
     clusterRetryStrategy: () => null,
     slotsRefreshTimeout: config.connectTimeoutMs,
     // ElastiCache's TLS certificates name the configuration endpoint, not the node IPs that
-    // DNS would resolve to: keep the host names so certificate checks pass.
+    // DNS would resolve to: keep the host names so certificate checks pass. Each node
+    // connection resolves its name itself when it connects (connector.ts).
     dnsLookup: (address, callback) => callback(null, address),
     // Cluster opens node connections on its own: each names itself during its handshake.
     // They are not supervised: a node with commands pending that receives nothing for the
