@@ -4,7 +4,7 @@
  * never leaves anything behind in a real cache.
  */
 import type { RedisClient } from 'lambda-redis-pool';
-import type { LoadResult, Op, ThroughputParams } from './throughput-contract.js';
+import type { LoadResult, LoadTiming, Op, ThroughputParams } from './throughput-contract.js';
 
 export const KEY_PREFIX = 'lrp:throughput:';
 /** Written keys expire after this long. */
@@ -18,6 +18,7 @@ export async function runLoad(
 ): Promise<LoadResult> {
   const value = 'x'.repeat(params.valueBytes);
   const latencies = new LatencyRecorder();
+  const timing = new TimingRecorder();
   const errorSamples = new Set<string>();
   let errors = 0;
   let sequence = 0;
@@ -34,9 +35,12 @@ export async function runLoad(
       const started = performance.now();
       try {
         await command(params.op);
-        latencies.add(performance.now() - started);
+        const now = performance.now();
+        latencies.add(now - started);
+        timing.ok(now);
       } catch (error) {
         errors++;
+        timing.failed(performance.now());
         if (errorSamples.size < 5)
           errorSamples.add(error instanceof Error ? error.message : String(error));
         // A failing connection answers at once: do not spin on it.
@@ -46,6 +50,7 @@ export async function runLoad(
   };
 
   const started = performance.now();
+  timing.start(started);
   await Promise.all(Array.from({ length: params.concurrency }, worker));
   const durationMs = performance.now() - started;
   const ops = latencies.count;
@@ -56,7 +61,51 @@ export async function runLoad(
     opsPerSec: durationMs > 0 ? Math.round((ops / durationMs) * 1_000) : 0,
     latencyMs: latencies.percentiles(),
     errorSamples: [...errorSamples],
+    timing: timing.result(),
   };
+}
+
+/** The run's first and last failures and successes, as they complete. */
+class TimingRecorder {
+  #startedAt = 0;
+  #started = 0;
+  #firstOk: number | null = null;
+  #firstError: number | null = null;
+  #lastError: number | null = null;
+  #okAfterLastError: number | null = null;
+
+  start(now: number): void {
+    this.#startedAt = Date.now();
+    this.#started = now;
+  }
+
+  ok(now: number): void {
+    const at = this.#elapsed(now);
+    this.#firstOk ??= at;
+    if (this.#lastError !== null) this.#okAfterLastError ??= at;
+  }
+
+  failed(now: number): void {
+    const at = this.#elapsed(now);
+    this.#firstError ??= at;
+    this.#lastError = at;
+    // Only a success after this failure counts as recovery.
+    this.#okAfterLastError = null;
+  }
+
+  result(): LoadTiming {
+    return {
+      startedAt: this.#startedAt,
+      firstOkMs: this.#firstOk,
+      firstErrorMs: this.#firstError,
+      lastErrorMs: this.#lastError,
+      okAfterLastErrorMs: this.#okAfterLastError,
+    };
+  }
+
+  #elapsed(now: number): number {
+    return round(now - this.#started);
+  }
 }
 
 /** Every latency, kept exactly: a few million doubles at most within the duration limit. */

@@ -63,6 +63,30 @@ export interface LoadResult {
   };
   /** The first few distinct error messages, for a reader of the report. */
   readonly errorSamples: readonly string[];
+  /**
+   * When the run's first and last failures and successes happened: what the failover drill
+   * (`npm run failover-drill`) builds its timeline from. Absent in reports of versions before
+   * it was added.
+   */
+  readonly timing?: LoadTiming;
+}
+
+/**
+ * Moments of a run, each the completion of a command, in ms after `startedAt`. With concurrency,
+ * commands overlap: a success completing after a failure may have been sent before it.
+ */
+export interface LoadTiming {
+  /** The function's clock (`Date.now()`) when the load began. */
+  readonly startedAt: number;
+  /** The first command that succeeded; null when none did. */
+  readonly firstOkMs: number | null;
+  /** The first command that failed; null when none did. */
+  readonly firstErrorMs: number | null;
+  /** The last command that failed; null when none did. */
+  readonly lastErrorMs: number | null;
+  /** The first command that succeeded after the last failure; null when none did (a run that
+   * ended failing) or nothing failed. */
+  readonly okAfterLastErrorMs: number | null;
 }
 
 /** The 200 answer's body. */

@@ -214,3 +214,88 @@ describe('GET|POST /api/v1/test/redis', () => {
     expect(message).toMatch(/op/);
   });
 });
+
+// What the failover drill builds its timeline from: when failures and successes happened in a
+// run. Failures here are WRONGTYPE replies (GET on a list), turned on or off from outside while
+// the run goes on; times are compared as orderings around that moment.
+describe('timing of failures and successes', () => {
+  /** Every GET of a run with keyspace 1 reads this key. */
+  const KEY = 'lrp:throughput:0';
+  const run = { durationMs: '3000', concurrency: '4', op: 'get', keyspace: '1' };
+
+  /** Resolves once the server has answered `count` more GETs than when it was first asked. */
+  async function untilGets(server: { cli(...args: string[]): Promise<string> }, count: number) {
+    const gets = async () =>
+      Number(/cmdstat_get:calls=(\d+)/.exec(await server.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    const from = await gets();
+    await expect.poll(gets, { timeout: 20_000, interval: 20 }).toBeGreaterThanOrEqual(from + count);
+  }
+
+  test('a clean run: its start on the function’s clock, a first success, no failure', async ({
+    redisServer,
+  }) => {
+    const handler = await throughput(redisServer.url);
+    const before = Date.now();
+    const response = await handler(get({ ...run, durationMs: '200' }), lambdaContext(10_000));
+    const after = Date.now();
+    const r = JSON.parse(response.body) as ThroughputReport;
+    expect(r.errors).toBe(0);
+    const timing = r.timing;
+    expect(timing?.startedAt).toBeGreaterThanOrEqual(before);
+    expect(timing?.startedAt).toBeLessThanOrEqual(after);
+    expect(timing?.firstOkMs).toBeGreaterThanOrEqual(0);
+    expect(timing?.firstOkMs).toBeLessThanOrEqual(r.durationMs);
+    expect(timing).toMatchObject({
+      firstErrorMs: null,
+      lastErrorMs: null,
+      okAfterLastErrorMs: null,
+    });
+  });
+
+  test('failures, then successes: the first and last failure and the first success after them', async ({
+    redisServer,
+  }) => {
+    await redisServer.cli('RPUSH', KEY, 'a list: GET fails');
+    const handler = await throughput(redisServer.url);
+    const pending = handler(get(run), lambdaContext(20_000));
+    await untilGets(redisServer, 20);
+    const healing = Date.now();
+    await redisServer.cli('DEL', KEY);
+    const healed = Date.now();
+    const r = JSON.parse((await pending).body) as ThroughputReport;
+    expect(r.errors).toBeGreaterThan(0);
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.errorSamples[0]).toMatch(/^WRONGTYPE/);
+    const { startedAt, firstOkMs, firstErrorMs, lastErrorMs, okAfterLastErrorMs } = r.timing ?? {};
+    expect(firstErrorMs).not.toBeNull();
+    expect(firstErrorMs).toBeLessThanOrEqual(lastErrorMs ?? Number.NaN);
+    expect(lastErrorMs).toBeLessThan(okAfterLastErrorMs ?? Number.NaN);
+    // Nothing succeeded before the key was removed: the first success is the recovery.
+    expect(firstOkMs).toBe(okAfterLastErrorMs);
+    // On the function's clock (here the test's): the last failure ended by the time the DEL was
+    // answered, the recovery after the DEL was sent (1 ms of rounding either way).
+    expect((startedAt ?? 0) + (lastErrorMs ?? 0)).toBeLessThanOrEqual(healed + 1);
+    expect((startedAt ?? 0) + (okAfterLastErrorMs ?? 0)).toBeGreaterThanOrEqual(healing - 1);
+  });
+
+  test('a run that ends failing has no success after its last failure', async ({ redisServer }) => {
+    await redisServer.cli('SET', KEY, 'a string: GET works');
+    const handler = await throughput(redisServer.url);
+    const pending = handler(get(run), lambdaContext(20_000));
+    await untilGets(redisServer, 20);
+    const breaking = Date.now();
+    await redisServer.cli(
+      'EVAL',
+      "redis.call('DEL', KEYS[1]); return redis.call('RPUSH', KEYS[1], 'x')",
+      '1',
+      KEY,
+    );
+    const r = JSON.parse((await pending).body) as ThroughputReport;
+    expect(r.errors).toBeGreaterThan(0);
+    const { startedAt, firstOkMs, firstErrorMs, lastErrorMs, okAfterLastErrorMs } = r.timing ?? {};
+    expect(firstOkMs).toBeLessThan(firstErrorMs ?? Number.NaN);
+    expect(firstErrorMs).toBeLessThanOrEqual(lastErrorMs ?? Number.NaN);
+    expect(okAfterLastErrorMs).toBeNull();
+    expect((startedAt ?? 0) + (firstErrorMs ?? 0)).toBeGreaterThanOrEqual(breaking - 1);
+  });
+});
