@@ -10,7 +10,8 @@
  *   new RedisPool({}, { ...api.env, REDIS_CACHE_NAME: 'orders' });
  *   api.calls   // what was asked, in order
  *
- * Actions: DescribeReplicationGroups, DescribeServerlessCaches; others via `handle`. Errors as
+ * Actions: DescribeReplicationGroups, DescribeServerlessCaches, DescribeEvents (the events a test
+ * records with `event`); others (TestFailover, …) via `handle`. Errors as
  * ElastiCache sends them: ReplicationGroupNotFoundFault, ServerlessCacheNotFoundFault (404),
  * AccessDenied (403, `deny`). A request without a SigV4 Authorization header for the
  * `elasticache` service is refused as AWS would (MissingAuthenticationToken).
@@ -40,7 +41,17 @@ export interface ReplicationGroupSpec {
   readonly configuration?: Endpoint;
   /** Default false. */
   readonly automaticFailover?: boolean;
+  /** The cache clusters of node group 0001 (MemberClusters, NodeGroupMembers), with their roles. */
+  readonly members?: readonly MemberSpec[];
 }
+
+export interface MemberSpec {
+  /** The cache cluster id, e.g. `orders-001`. */
+  readonly id: string;
+  readonly role: 'primary' | 'replica';
+}
+
+export type EventSourceType = 'replication-group' | 'cache-cluster';
 
 export interface ServerlessCacheSpec {
   /** Default `available`. */
@@ -78,6 +89,8 @@ export interface ElastiCacheApi {
   deny(action: string, denied?: boolean): void;
   /** Holds every answer to `action` until `release()` is called (an unreachable API). */
   hold(action: string): { release(): void };
+  /** Records an event, dated now, for DescribeEvents. */
+  event(sourceId: string, sourceType: EventSourceType, message: string): void;
   /** Serves another action (TestFailover, …). */
   handle(action: string, handler: ActionHandler): void;
   close(): Promise<void>;
@@ -89,6 +102,7 @@ export async function startElastiCacheApi(): Promise<ElastiCacheApi> {
   const denied = new Set<string>();
   const held = new Map<string, Array<() => void>>();
   const handlers = new Map<string, ActionHandler>();
+  const events: Array<{ date: Date; sourceId: string; sourceType: string; message: string }> = [];
   const calls: ApiCall[] = [];
 
   const serve = async (request: IncomingMessage, response: ServerResponse) => {
@@ -154,6 +168,18 @@ export async function startElastiCacheApi(): Promise<ElastiCacheApi> {
           `<ServerlessCaches><member>${serverlessXml(name, cache)}</member></ServerlessCaches>`,
         );
       }
+      case 'DescribeEvents': {
+        const from = params.StartTime ? Date.parse(params.StartTime) : 0;
+        const to = params.EndTime ? Date.parse(params.EndTime) : Number.POSITIVE_INFINITY;
+        const matching = events.filter(
+          (e) =>
+            e.date.getTime() >= from &&
+            e.date.getTime() <= to &&
+            (params.SourceIdentifier === undefined || e.sourceId === params.SourceIdentifier) &&
+            (params.SourceType === undefined || e.sourceType === params.SourceType),
+        );
+        return sendResult(response, action, `<Events>${matching.map(eventXml).join('')}</Events>`);
+      }
       default: {
         const handler = handlers.get(action);
         if (!handler)
@@ -204,6 +230,9 @@ export async function startElastiCacheApi(): Promise<ElastiCacheApi> {
           for (const resolve of waiting.splice(0)) resolve();
         },
       };
+    },
+    event: (sourceId, sourceType, message) => {
+      events.push({ date: new Date(), sourceId, sourceType, message });
     },
     handle: (action, handler) => {
       handlers.set(action, handler);
@@ -256,13 +285,21 @@ function endpointXml(tag: string, endpoint: Endpoint | undefined): string {
 
 function replicationGroupXml(id: string, group: ReplicationGroupSpec): string {
   const cluster = group.clusterEnabled ?? false;
+  const members = group.members ?? [];
+  const nodeGroupMembers = members
+    .map(
+      (m) =>
+        `<NodeGroupMember><CacheClusterId>${xmlText(m.id)}</CacheClusterId><CacheNodeId>0001</CacheNodeId><CurrentRole>${m.role}</CurrentRole></NodeGroupMember>`,
+    )
+    .join('');
   const nodeGroup = cluster
     ? ''
-    : `<NodeGroups><NodeGroup><NodeGroupId>0001</NodeGroupId><Status>${group.status ?? 'available'}</Status>${endpointXml('PrimaryEndpoint', group.primary)}</NodeGroup></NodeGroups>`;
+    : `<NodeGroups><NodeGroup><NodeGroupId>0001</NodeGroupId><Status>${group.status ?? 'available'}</Status>${endpointXml('PrimaryEndpoint', group.primary)}<NodeGroupMembers>${nodeGroupMembers}</NodeGroupMembers></NodeGroup></NodeGroups>`;
   return [
     `<ReplicationGroupId>${xmlText(id)}</ReplicationGroupId>`,
     `<Description>stand-in</Description>`,
     `<Status>${group.status ?? 'available'}</Status>`,
+    `<MemberClusters>${members.map((m) => `<ClusterId>${xmlText(m.id)}</ClusterId>`).join('')}</MemberClusters>`,
     nodeGroup,
     endpointXml('ConfigurationEndpoint', cluster ? group.configuration : undefined),
     `<AutomaticFailover>${group.automaticFailover ? 'enabled' : 'disabled'}</AutomaticFailover>`,
@@ -280,6 +317,10 @@ function serverlessXml(name: string, cache: ServerlessCacheSpec): string {
     endpointXml('Endpoint', cache.endpoint),
     `<ARN>arn:aws:elasticache:${REGION}:${ACCOUNT}:serverlesscache:${xmlText(name)}</ARN>`,
   ].join('');
+}
+
+function eventXml(e: { date: Date; sourceId: string; sourceType: string; message: string }) {
+  return `<Event><SourceIdentifier>${xmlText(e.sourceId)}</SourceIdentifier><SourceType>${e.sourceType}</SourceType><Message>${xmlText(e.message)}</Message><Date>${e.date.toISOString()}</Date></Event>`;
 }
 
 function xmlText(text: string): string {
