@@ -114,7 +114,7 @@ function parseOrThrow(argv: readonly string[]) {
   }
 }
 
-function parseUrl(raw: string): URL {
+export function parseUrl(raw: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
