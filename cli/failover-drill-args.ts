@@ -68,12 +68,13 @@ It runs traffic for --duration-ms, calls TestFailover on the node group, reads t
 and events until ElastiCache reports the failover completed and the cache available again,
 runs traffic for --duration-ms more, then prints the timeline.
 
-The traffic is back-to-back calls of the throughput API (each one Lambda invocation of
---call-ms, ${DRILL_CONCURRENCY} SETs in flight, under ${THROUGHPUT_PATH}), so that each
-call starts as a fresh invocation does after a failure. Each call reports when its first and
-last failures and successes happened; an error window runs from a failure to the first success
-after the failures, across calls, and counts a call that failed as a whole (e.g. a 503) as
-failing for its whole duration.
+The traffic is throughput calls (${THROUGHPUT_PATH}) back to back, each one Lambda
+invocation of --call-ms with ${DRILL_CONCURRENCY} SETs in flight: each call acquires a connection
+again, as a user's next invocation does after a failure. Each call reports when its first and
+last commands failed and its first command succeeded after them. An error window runs from a
+failure to the first success after it, across calls; a call that failed as a whole (a 503)
+counts as failing from when it was sent. A window can include up to one --call-ms more than
+the failure lasted: the rest of the call that met it, which keeps its broken connection.
 
 Required:
   --url <url>                  the throughput API: an API Gateway URL (to its stage is enough;

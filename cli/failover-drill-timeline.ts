@@ -11,8 +11,7 @@
  * An error window opens at a failure (or when a call that failed as a whole was sent) and
  * closes at the first success after the failures; a window still open when one call ends goes
  * on into the next. Within a call, failures with successes between them count as one window
- * from its first to its last failure (the call reports no more than that): a window is never
- * shorter than it was.
+ * from its first to its last failure (the call reports no more than that).
  */
 import type { LoadTiming, ThroughputReport } from '../functions/throughput-contract.js';
 import type { Mark } from './failover-drill-follow.js';
