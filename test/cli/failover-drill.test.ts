@@ -660,6 +660,20 @@ describe('npm run failover-drill against the stand-ins', { timeout: 120_000 }, (
     expect(plain.stdout + busy.stdout + missing.stdout).toBe('');
   });
 
+  test('TestFailover refused by IAM: what to grant, the traffic stopped, exit 1', async () => {
+    api.deny('TestFailover');
+    try {
+      const result = await run(drillArgs(GROUP, '--yes'));
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /failover-drill: ElastiCache refused TestFailover \(User: .* is not authorized to perform: elasticache:TestFailover .*\): the identity needs elasticache:TestFailover on replication group orders\n$/,
+      );
+      expect(result.stdout).toBe('');
+    } finally {
+      api.deny('TestFailover', false);
+    }
+  });
+
   test('without --yes and no terminal to ask on: refuses before asking AWS anything, exit 2', async () => {
     const calls = api.calls.length;
     const result = await run(drillArgs(GROUP));
