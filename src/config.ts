@@ -212,7 +212,8 @@ class Reader {
         'unset',
       );
     }
-    if (values.cacheName === undefined) {
+    // A name that is set but invalid has its issue already.
+    if (values.cacheName === undefined && !this.isSet('cacheName')) {
       this.fail('cacheName', `the replication group id or serverless cache name ${why}`, 'unset');
     }
     if (region === undefined) this.issue('AWS_REGION', `the cache's region ${why}`, 'unset');

@@ -108,6 +108,12 @@ describe('REDIS_CACHE_NAME', () => {
     expect(config.endpoint).toMatchObject({ host: '10.0.0.5' });
   });
 
+  it('set but invalid with REDIS_AUTH=iam is one issue, not also "unset"', () => {
+    const error = configError({ ...IAM, REDIS_CACHE_NAME: 'Bad_Name' });
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]).toMatchObject({ variable: 'REDIS_CACHE_NAME', received: '"Bad_Name"' });
+  });
+
   it('must be an ElastiCache id, lowercase', () => {
     const upper = configError({ REDIS_CACHE_NAME: 'Orders', AWS_REGION: 'eu-west-1' });
     expect(upper.issues[0]).toMatchObject({ variable: 'REDIS_CACHE_NAME', received: '"Orders"' });
