@@ -41,9 +41,13 @@ export interface PeerSettings {
   readonly perInvocationPoolMax: number;
 }
 
+/**
+ * Many short blocks rather than a few long ones: on a shared machine, other work comes and
+ * goes in bursts, and the finer the sides are interleaved, the more alike it reaches them.
+ */
 export const PEER_DEFAULTS: PeerSettings = {
-  rounds: 10,
-  blockMs: 500,
+  rounds: 20,
+  blockMs: 200,
   warmupMs: 500,
   inflight: 64,
   perInvocationPoolMax: 10,
