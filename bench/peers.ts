@@ -10,7 +10,7 @@
  * invocation, so what differs is only how the handler gets at Redis. Each round runs one block
  * of every side, in an order that rotates from round to round, so that drift on a noisy
  * machine reaches every side alike; a side's ratio is its invocations per second over bare
- * ioredis's in the same round, and the table shows the median ratio and its spread (min–max)
+ * ioredis's in the same round, and the table shows the median ratio and its spread (p25–p75)
  * over the rounds. CPU per invocation (this process, user + system) is reported too: it is less
  * sensitive than throughput to other load on the machine.
  *
@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { createClient } from 'redis';
 import { lambdaContext } from './lambda.js';
-import { median, percentiles, round } from './stats.js';
+import { median, percentile, percentiles, round } from './stats.js';
 
 export type ShapeName = 'classic' | 'managed-instances';
 
@@ -46,8 +46,8 @@ export interface PeerSettings {
  * goes in bursts, and the finer the sides are interleaved, the more alike it reaches them.
  */
 export const PEER_DEFAULTS: PeerSettings = {
-  rounds: 20,
-  blockMs: 200,
+  rounds: 30,
+  blockMs: 150,
   warmupMs: 500,
   inflight: 64,
   perInvocationPoolMax: 10,
@@ -90,8 +90,18 @@ export interface SideResult {
   readonly p50Us: number;
   readonly p99Us: number;
   readonly cpuUsPerInvocation: number;
-  /** Invocations per second over the baseline's, per round: median, min, max. */
-  readonly ratio: { readonly median: number; readonly min: number; readonly max: number };
+  /**
+   * Invocations per second over the baseline's, per round: the median, the interquartile
+   * range (p25–p75: the spread the table shows; min and max say more about the machine's
+   * bursts than about the sides), and min and max.
+   */
+  readonly ratio: {
+    readonly median: number;
+    readonly p25: number;
+    readonly p75: number;
+    readonly min: number;
+    readonly max: number;
+  };
   /** The baseline's CPU per invocation over this side's, median over the rounds. */
   readonly cpuRatio: number;
   readonly roundRatios: readonly number[];
@@ -320,6 +330,8 @@ function sideResult(
     cpuUsPerInvocation: round(median(mine.map((f) => f.cpuUsPerInvocation)), 1),
     ratio: {
       median: round(median(ratios), 3),
+      p25: round(percentile(ratios, 25), 3),
+      p75: round(percentile(ratios, 75), 3),
       min: round(Math.min(...ratios), 3),
       max: round(Math.max(...ratios), 3),
     },

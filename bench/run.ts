@@ -67,9 +67,7 @@ Examples:
 `;
 
 /** The options, or a message saying what is wrong with them. */
-function parseOptions(
-  argv: readonly string[],
-): Options | { help: true } | { error: string } {
+function parseOptions(argv: readonly string[]): Options | { help: true } | { error: string } {
   let sections: readonly Section[] = SECTIONS;
   let rounds = PEER_DEFAULTS.rounds;
   let blockMs = PEER_DEFAULTS.blockMs;
@@ -262,7 +260,7 @@ function peersTable(shape: ShapeResult, result: PeersResult): Table {
     head: [
       'side',
       'ratio',
-      'min–max',
+      'p25–p75',
       'CPU ratio',
       'invocations/s',
       'p50 µs',
@@ -281,7 +279,7 @@ function peersTable(shape: ShapeResult, result: PeersResult): Table {
       return [
         side.name,
         ratio(side.ratio.median),
-        `${ratio(side.ratio.min)}–${ratio(side.ratio.max)}`,
+        `${ratio(side.ratio.p25)}–${ratio(side.ratio.p75)}`,
         ratio(side.cpuRatio),
         side.perSec,
         side.p50Us,
@@ -294,7 +292,7 @@ function peersTable(shape: ShapeResult, result: PeersResult): Table {
       ];
     }),
     notes: [
-      "ratio: invocations/s over bare ioredis in the same round (higher is better); CPU ratio: bare CPU per invocation over the side's (higher is better)",
+      "ratio: invocations/s over bare ioredis in the same round, median and interquartile range over the rounds (higher is better); CPU ratio: bare CPU per invocation over the side's, median (higher is better)",
       `each side its own client or pool; a fresh Lambda context per invocation; metrics-on EMF lines written to /dev/null (${result.emfLines.toLocaleString('en-US')} in this run)`,
     ],
   };
