@@ -4,13 +4,13 @@
  * (release + flush), whichever path gets there first. Also the wrappers' options, their
  * defaults and their checks, and the types both wrappers hand to a handler.
  */
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
 import {
   addInvocationMetrics,
   type InvocationMetrics,
   invocationMetrics,
+  type MetricsSink as Metrics,
   PoolMetricsEmitter,
   takeColdStart,
 } from './metrics.js';

@@ -1,13 +1,19 @@
 /**
  * The pool's CloudWatch metrics: their names (one source of truth, read by the CDK dashboard
- * and alarms too) and their publication as Embedded Metric Format through Powertools.
+ * and alarms too) and their publication as Embedded Metric Format: by the library's own EMF
+ * writer (src/emf.ts), or into the user's Powertools `Metrics` instance when they pass one.
+ *
+ * Powertools is an optional peer: nothing here imports it, so a user's own version is the only
+ * one, and a user without it needs none. Its `Metrics` is accepted structurally (MetricsSink).
+ * The library writes its own documents because Powertools' bookkeeping (it reads process.env
+ * on every addMetric) cost more per invocation than the pool itself (bench/README.md).
  *
  * Concurrency (Lambda Managed Instances runs many invocations in one process): each
- * invocation's values are computed into its own record and written to the Metrics instance
- * in one synchronous step followed by the flush, so no other invocation can interleave, and
- * pool counters are reported as deltas taken atomically, so each event is counted once.
+ * invocation's values are computed into its own record and written in one synchronous step,
+ * so no other invocation can interleave, and pool counters are reported as deltas taken
+ * atomically, so each event is counted once.
  */
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { EmfDocumentWriter } from './emf.js';
 import type { RedisPool } from './pool/RedisPool.js';
 
 /** Metric names, as they appear in CloudWatch. */
@@ -27,16 +33,16 @@ export const METRIC_NAMES = {
 export type MetricKey = keyof typeof METRIC_NAMES;
 
 export const METRIC_UNITS: Readonly<Record<MetricKey, 'Milliseconds' | 'Count'>> = {
-  acquireLatency: MetricUnit.Milliseconds,
-  acquireErrors: MetricUnit.Count,
-  connectionReused: MetricUnit.Count,
-  connectionsCreated: MetricUnit.Count,
-  connectionsFailed: MetricUnit.Count,
-  connectionsActive: MetricUnit.Count,
-  connectionsIdle: MetricUnit.Count,
-  reconnects: MetricUnit.Count,
-  validationFailures: MetricUnit.Count,
-  coldStart: MetricUnit.Count,
+  acquireLatency: 'Milliseconds',
+  acquireErrors: 'Count',
+  connectionReused: 'Count',
+  connectionsCreated: 'Count',
+  connectionsFailed: 'Count',
+  connectionsActive: 'Count',
+  connectionsIdle: 'Count',
+  reconnects: 'Count',
+  validationFailures: 'Count',
+  coldStart: 'Count',
 };
 
 /** The dimension the pool's own metrics carry, so dashboards can split by function. */
@@ -45,11 +51,23 @@ export const METRIC_DIMENSION = 'FunctionName';
 /** What one invocation reports. Counters are deltas since the pool's previous report. */
 export type InvocationMetrics = Partial<Record<MetricKey, number>>;
 
+/**
+ * What the library needs of the user's Powertools `Metrics` (any 2.x): their instance
+ * satisfies it structurally, whatever copy of Powertools it comes from.
+ */
+export interface MetricsSink {
+  addMetric(name: string, unit: 'Milliseconds' | 'Count', value: number): unknown;
+}
+
 /** Last reported value of each pool counter, per pool: the base of the next deltas. */
-const reported = new WeakMap<
-  RedisPool,
-  { created: number; failed: number; reconnects: number; validation: number }
->();
+interface Reported {
+  created: number;
+  failed: number;
+  reconnects: number;
+  validation: number;
+}
+
+const reported = new WeakMap<RedisPool, Reported>();
 
 /**
  * Builds an invocation's record right after its acquire (or failed acquire): latency and
@@ -61,18 +79,17 @@ export function invocationMetrics(
   coldStart: boolean,
 ): InvocationMetrics {
   const stats = pool.stats();
-  const last = reported.get(pool) ?? { created: 0, failed: 0, reconnects: 0, validation: 0 };
-  reported.set(pool, {
-    created: stats.connectionsCreated,
-    failed: stats.connectionsFailed,
-    reconnects: stats.reconnects,
-    validation: stats.validationFailures,
-  });
+  let last = reported.get(pool);
+  if (last === undefined) {
+    last = { created: 0, failed: 0, reconnects: 0, validation: 0 };
+    reported.set(pool, last);
+  }
   const acquired = outcome.reused !== undefined;
-  return {
+  const record: InvocationMetrics = {
     acquireLatency: outcome.acquireMs,
     acquireErrors: acquired ? 0 : 1,
-    ...(acquired ? { connectionReused: outcome.reused ? 1 : 0 } : {}),
+    // No lease, nothing reused or not: left out, so that Average(reused) counts leases only.
+    connectionReused: acquired ? (outcome.reused ? 1 : 0) : undefined,
     connectionsCreated: stats.connectionsCreated - last.created,
     connectionsFailed: stats.connectionsFailed - last.failed,
     connectionsActive: stats.active,
@@ -81,32 +98,70 @@ export function invocationMetrics(
     validationFailures: stats.validationFailures - last.validation,
     coldStart: coldStart ? 1 : 0,
   };
+  // Synchronous with the read above: concurrent invocations never take the same delta twice.
+  last.created = stats.connectionsCreated;
+  last.failed = stats.connectionsFailed;
+  last.reconnects = stats.reconnects;
+  last.validation = stats.validationFailures;
+  return record;
 }
 
-/** Adds a record to a Metrics instance (the user's, who flushes it, or the pool's own). */
-export function addInvocationMetrics(metrics: Metrics, record: InvocationMetrics): void {
+/** Adds a record to the user's Metrics instance, which they flush. */
+export function addInvocationMetrics(metrics: MetricsSink, record: InvocationMetrics): void {
   for (const key of Object.keys(record) as MetricKey[]) {
     const value = record[key];
     if (value !== undefined) metrics.addMetric(METRIC_NAMES[key], METRIC_UNITS[key], value);
   }
 }
 
-/** The pool's own EMF emitter, used when the user does not pass a Metrics instance. */
+/** Each metric's name and unit, keyed as in a record: the shape of the pool's documents. */
+const METRIC_DEFINITIONS = Object.fromEntries(
+  (Object.keys(METRIC_NAMES) as MetricKey[]).map((key) => [
+    key,
+    { name: METRIC_NAMES[key], unit: METRIC_UNITS[key] },
+  ]),
+) as Record<MetricKey, { name: string; unit: 'Milliseconds' | 'Count' }>;
+
+/**
+ * The pool's own EMF emitter, used when the user does not pass a Metrics instance: one
+ * document per invocation, namespace and `FunctionName` dimension fixed when it is made.
+ */
 export class PoolMetricsEmitter {
-  readonly #metrics: Metrics;
+  readonly #writer: EmfDocumentWriter<MetricKey> | undefined;
 
-  constructor(namespace: string, functionName: string) {
-    this.#metrics = new Metrics({ namespace, serviceName: functionName });
+  constructor(namespace: string, functionName: string, env: NodeJS.ProcessEnv = process.env) {
+    // Read once, at init, as Powertools reads them: whoever switched Powertools' metrics off
+    // for this function (or runs it in Powertools' dev mode) gets no documents from us either.
+    if (powertoolsMetricsDisabled(env)) return;
     // Only FunctionName: the dimension set the CDK dashboard and alarms query.
-    this.#metrics.clearDefaultDimensions();
-    this.#metrics.setDefaultDimensions({ [METRIC_DIMENSION]: functionName });
+    const dimension = functionName.trim() === '' ? 'unknown' : functionName;
+    this.#writer = new EmfDocumentWriter(
+      namespace,
+      { [METRIC_DIMENSION]: dimension },
+      METRIC_DEFINITIONS,
+    );
   }
 
-  /** Writes one EMF document for this record. Synchronous, so invocations cannot interleave. */
+  /** Writes one EMF document for this record: one synchronous write of one line. */
   publish(record: InvocationMetrics): void {
-    addInvocationMetrics(this.#metrics, record);
-    this.#metrics.publishStoredMetrics();
+    const line = this.#writer?.serialize(record, Date.now());
+    if (line !== undefined) process.stdout.write(line);
   }
+}
+
+const TRUTHY = new Set(['1', 'y', 'yes', 't', 'true', 'on']);
+const FALSY = new Set(['0', 'n', 'no', 'f', 'false', 'off']);
+
+/**
+ * Powertools' rule: POWERTOOLS_METRICS_DISABLED decides when it says yes or no; otherwise
+ * POWERTOOLS_DEV (its local-development mode) turns metrics off.
+ */
+function powertoolsMetricsDisabled(env: NodeJS.ProcessEnv): boolean {
+  const disabled = env.POWERTOOLS_METRICS_DISABLED?.trim().toLowerCase();
+  if (disabled !== undefined && (TRUTHY.has(disabled) || FALSY.has(disabled))) {
+    return TRUTHY.has(disabled);
+  }
+  return TRUTHY.has(env.POWERTOOLS_DEV?.trim().toLowerCase() ?? '');
 }
 
 /** Until the first invocation of this execution environment takes it. */

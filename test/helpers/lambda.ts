@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { vi } from 'vitest';
+import { assertValidEmf } from './emf.js';
 
 export function lambdaContext(timeoutMs = 3_000, functionName = 'lambda-redis-pool-test'): Context {
   const deadline = Date.now() + timeoutMs;
@@ -37,7 +38,10 @@ export interface EmfDocument {
   [key: string]: unknown;
 }
 
-/** Everything written to stdout while `fn` runs, and the EMF documents among it. */
+/**
+ * Everything written to stdout while `fn` runs, and the EMF documents among it, each checked
+ * against the EMF specification (./emf.ts): an invalid document fails the test that wrote it.
+ */
 export async function captureStdout<T>(
   fn: () => Promise<T>,
 ): Promise<{ result: T; lines: string[]; emf: EmfDocument[] }> {
@@ -52,7 +56,7 @@ export async function captureStdout<T>(
       .join('')
       .split('\n')
       .filter((l) => l.trim() !== '');
-    const emf = lines.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as EmfDocument);
+    const emf = lines.filter((l) => l.includes('"_aws"')).map(parseEmf);
     return { result, lines, emf };
   } finally {
     spy.mockRestore();
@@ -65,4 +69,10 @@ export function metric(doc: EmfDocument, name: string): number {
   if (typeof value !== 'number')
     throw new Error(`metric ${name} missing from ${JSON.stringify(doc)}`);
   return value;
+}
+
+/** Parses one EMF line, after checking it against the specification. */
+export function parseEmf(line: string): EmfDocument {
+  assertValidEmf(line);
+  return JSON.parse(line) as EmfDocument;
 }

@@ -6,29 +6,44 @@
 // The fresh project installs the tarball with npm (the registry's ioredis and the rest
 // resolved as for any user; --prefer-offline reuses the cache that `npm ci` filled).
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseEmf } from '../helpers/lambda.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const NPM_TIMEOUT_MS = 240_000;
+/**
+ * The Powertools a user brings in the last part: another 2.x than the repository's own
+ * (devDependencies), as most users' will be, and one whose peer range takes middy 7.
+ */
+const USER_POWERTOOLS = '2.31.0';
 
 let project: string;
 let tarball: string;
 let files: string[];
 
-/** Runs `node` (the suite's own, Node 24 under npm scripts) in the fresh project. */
-async function node(args: string[]): Promise<string> {
+/**
+ * Runs `node` (the suite's own, Node 24 under npm scripts) in the fresh project; the pool's
+ * metrics are off unless `env` turns them on.
+ */
+async function node(args: string[], env: Record<string, string> = {}): Promise<string> {
   const { stdout } = await run(process.execPath, args, {
     cwd: project,
-    env: { ...process.env, POWERTOOLS_DEV: 'false', REDIS_METRICS: 'false' },
+    env: { ...process.env, POWERTOOLS_DEV: 'false', REDIS_METRICS: 'false', ...env },
     timeout: 60_000,
   });
   return stdout.trim();
+}
+
+/** Every file under `dir`, recursively, relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
 beforeAll(async () => {
@@ -233,4 +248,118 @@ ${body}`,
     const scoped = await readdir(join(project, 'node_modules/@types'));
     expect(scoped).not.toContain('aws-lambda');
   }, 180_000);
+
+  test('without Powertools installed, the metrics work: one valid EMF document per invocation', async () => {
+    // Powertools is an optional peer: npm installs none for the consumer, and nothing in the
+    // package (code or declarations) names it, so neither node nor tsc looks for it.
+    const scoped = await readdir(join(project, 'node_modules/@aws-lambda-powertools')).catch(
+      () => [],
+    );
+    expect(scoped).toEqual([]);
+    const dist = await filesUnder(join(project, 'node_modules/lambda-redis-pool/dist'));
+    expect(dist.length).toBeGreaterThan(0);
+    const naming: string[] = [];
+    for (const file of dist) {
+      if ((await readFile(file, 'utf8')).includes('@aws-lambda-powertools')) naming.push(file);
+    }
+    expect(naming).toEqual([]);
+
+    await writeFile(
+      join(project, 'metrics.mjs'),
+      `import { withRedisPool, closeRedisPools } from 'lambda-redis-pool';
+const handler = withRedisPool(async (event, context) => context.redis.incr('lrp:pack:metrics'));
+const context = { getRemainingTimeInMillis: () => 3000, functionName: 'pack', awsRequestId: 'r1' };
+await handler({}, context);
+await handler({}, context);
+await closeRedisPools();
+`,
+    );
+    const lines = (
+      await node(['metrics.mjs'], { REDIS_METRICS: 'true', AWS_LAMBDA_FUNCTION_NAME: 'pack-fn' })
+    ).split('\n');
+    const docs = lines.filter((l) => l.includes('"_aws"')).map(parseEmf);
+    expect(docs).toHaveLength(2);
+    expect(docs.map((d) => d.RedisPoolColdStart)).toEqual([1, 0]);
+    expect(docs[0]?._aws.CloudWatchMetrics[0]?.Namespace).toBe('LambdaRedisPool');
+    expect(docs[0]?.FunctionName).toBe('pack-fn');
+  });
+
+  describe(`with the user's own Powertools (${USER_POWERTOOLS}, not the repository's)`, () => {
+    beforeAll(async () => {
+      await run(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--ignore-scripts',
+          `@aws-lambda-powertools/metrics@${USER_POWERTOOLS}`,
+        ],
+        { cwd: project, timeout: NPM_TIMEOUT_MS },
+      );
+    }, NPM_TIMEOUT_MS);
+
+    test('their Metrics type-checks as the metrics option, and theirs is the only copy', async () => {
+      await writeFile(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'es2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            types: ['node'],
+          },
+          files: ['own-metrics.mts'],
+        }),
+      );
+      await writeFile(
+        join(project, 'own-metrics.mts'),
+        `import { Metrics } from '@aws-lambda-powertools/metrics';
+import { withRedisPool } from 'lambda-redis-pool';
+import { redisPool } from 'lambda-redis-pool/middy';
+const metrics = new Metrics({ namespace: 'Shop', serviceName: 'orders' });
+export const handler = withRedisPool(async () => 'ok', { metrics });
+export const mw = redisPool({ metrics });
+`,
+      );
+      await expect(
+        run(process.execPath, [join(project, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+          cwd: project,
+          timeout: 170_000,
+        }),
+      ).resolves.toBeDefined();
+      const copies = (await filesUnder(join(project, 'node_modules'))).filter((f) =>
+        f.endsWith('@aws-lambda-powertools/metrics/package.json'),
+      );
+      expect(copies).toHaveLength(1);
+    }, 180_000);
+
+    test("the pool's metrics land in the user's single document", async () => {
+      await writeFile(
+        join(project, 'own-metrics.mjs'),
+        `import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { withRedisPool, closeRedisPools } from 'lambda-redis-pool';
+const metrics = new Metrics({ namespace: 'Shop', serviceName: 'orders' });
+const handler = withRedisPool(async (event, context) => {
+  metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);
+  return context.redis.incr('lrp:pack:own-metrics');
+}, { metrics });
+const context = { getRemainingTimeInMillis: () => 3000, functionName: 'pack', awsRequestId: 'r1' };
+await handler({}, context);
+metrics.publishStoredMetrics();
+await closeRedisPools();
+`,
+      );
+      const lines = (await node(['own-metrics.mjs'], { REDIS_METRICS: 'true' })).split('\n');
+      const docs = lines.filter((l) => l.includes('"_aws"')).map(parseEmf);
+      expect(docs).toHaveLength(1);
+      expect(docs[0]?._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop');
+      expect(docs[0]?.OrdersPlaced).toBe(1);
+      expect(docs[0]?.RedisPoolColdStart).toBe(1);
+    });
+  });
 });

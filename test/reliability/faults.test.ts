@@ -13,6 +13,7 @@ import { afterEach, describe, expect } from 'vitest';
 import type { InvocationReport, LambdaSimulator } from '../../local/index.js';
 import { METRIC_NAMES } from '../../src/index.js';
 import { test } from '../helpers/fixtures.js';
+import { parseEmf } from '../helpers/lambda.js';
 import { freePort } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { figure, invoke, startFunction, stopFunctions, warmEnvironments } from './support.js';
@@ -69,7 +70,7 @@ async function run(
 function failedAttemptsOf(report: InvocationReport): number {
   const line = report.logs.find((l) => l.includes('"_aws"'));
   if (line === undefined) return 0;
-  const value = (JSON.parse(line) as Record<string, unknown>)[METRIC_NAMES.connectionsFailed];
+  const value = parseEmf(line)[METRIC_NAMES.connectionsFailed];
   return typeof value === 'number' ? value : 0;
 }
 

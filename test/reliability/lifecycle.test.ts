@@ -382,7 +382,7 @@ describe('Lambda Managed Instances', () => {
     expect(await server.cli('LLEN', 'mi')).toBe('64');
     expect(await poolClients(server)).toHaveLength(1);
 
-    // The pool's EMF lines are raw stdout lines (Powertools' own console) without a request id,
+    // The pool's EMF lines are raw stdout lines (not console.log) without a request id,
     // and a worker thread's stdout reaches the log after its response: with four in flight the
     // simulator cannot say whose each one is. Count them in the environment's whole log instead.
     const envId = reports[0]?.environmentId ?? '';

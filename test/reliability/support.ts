@@ -12,7 +12,7 @@ import {
 } from '../../local/index.js';
 import { METRIC_NAMES } from '../../src/index.js';
 import type { ReliabilityEvent, ReliabilityResult } from '../fixtures/reliability/handler.js';
-import type { EmfDocument } from '../helpers/lambda.js';
+import { type EmfDocument, parseEmf } from '../helpers/lambda.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 
 const HANDLER = fileURLToPath(new URL('../fixtures/reliability/handler.ts', import.meta.url));
@@ -100,9 +100,7 @@ export function resultOf(report: InvocationReport): ReliabilityResult {
 
 /** The invocation's EMF document (the pool writes exactly one per invocation). */
 export function emfOf(report: InvocationReport): EmfDocument {
-  const docs = report.logs
-    .filter((l) => l.includes('"_aws"'))
-    .map((l) => JSON.parse(l) as EmfDocument);
+  const docs = report.logs.filter((l) => l.includes('"_aws"')).map(parseEmf);
   expect(docs, report.logs.join('\n')).toHaveLength(1);
   return docs[0] as EmfDocument;
 }
@@ -126,9 +124,12 @@ export function outcomeOf(report: InvocationReport): string {
   return report.error?.errorType ?? 'unknown';
 }
 
-/** Every EMF document among `lines` (raw lines, as the pool's own Powertools console writes). */
+/**
+ * Every EMF document among `lines` (raw stdout lines, as the pool writes them), each checked
+ * against the EMF specification.
+ */
 export function emfDocuments(lines: readonly string[]): EmfDocument[] {
-  return lines.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as EmfDocument);
+  return lines.filter((l) => l.includes('"_aws"')).map(parseEmf);
 }
 
 /** The function's connections in CLIENT LIST: their names start with the function name. */
