@@ -12,6 +12,7 @@ export default defineConfig({
     alias: [
       { find: /^lambda-redis-pool$/, replacement: source('./src/index.ts') },
       { find: /^lambda-redis-pool\/middy$/, replacement: source('./src/middy.ts') },
+      { find: /^lambda-redis-pool\/cdk$/, replacement: source('./src/cdk/index.ts') },
     ],
   },
   test: {
