@@ -17,6 +17,11 @@ export interface FunctionDefinition {
   readonly timeoutMs: number;
   /** The function's memory (Lambda gives CPU in proportion to it). */
   readonly memoryMb: number;
+  /**
+   * Deployed: the most invocations that may run at once (Lambda's reserved concurrency), so
+   * that this function cannot take the account's whole concurrency. Unset: no reservation.
+   */
+  readonly reservedConcurrency?: number;
   readonly description: string;
 }
 
@@ -44,6 +49,9 @@ export const FUNCTIONS = {
     timeoutMs: API_GATEWAY_TIMEOUT_MS,
     // A load generator is CPU-bound: 1,024 MB buys a larger share of a vCPU.
     memoryMb: 1_024,
+    // A load generator must not starve the account's other functions; 10 is also the local
+    // API's limit of execution environments per function.
+    reservedConcurrency: 10,
     description: 'GET|POST /api/v1/test/redis: a bounded load on the shared connection',
   },
 } as const satisfies Record<string, FunctionDefinition>;

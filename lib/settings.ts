@@ -1,0 +1,133 @@
+/**
+ * The deployment's choices, read from CDK context (`-c key=value`, or `context` in cdk.json)
+ * and checked all at once: a bad value fails the synth naming every problem, before anything
+ * is built. Nothing here looks anything up in an AWS account, so synth stays offline.
+ */
+import { FUNCTIONS, type FunctionDefinition } from '../functions/manifest.js';
+
+export type CacheKind = 'replication' | 'serverless';
+export type AuthMode = 'iam' | 'none';
+
+/** An existing VPC, given by ids (no lookup): the functions and the cache go in `subnetIds`. */
+export interface ImportedVpc {
+  readonly vpcId: string;
+  readonly subnetIds: readonly string[];
+  /** The AZ of each subnet, in the same order. */
+  readonly availabilityZones: readonly string[];
+}
+
+export interface DeploySettings {
+  readonly stackName: string;
+  readonly cache: CacheKind;
+  /**
+   * `none` until the library signs IAM tokens (issue 11): the cache is reachable only from the
+   * functions' security group, over TLS, without a password. `iam` builds the IAM user, user
+   * group and grants already.
+   */
+  readonly auth: AuthMode;
+  /** Undefined: a new VPC with isolated subnets in two AZs. */
+  readonly vpc: ImportedVpc | undefined;
+  /** An SNS topic every alarm notifies. */
+  readonly alarmTopicArn: string | undefined;
+  /** The throughput function's reserved concurrency. */
+  readonly throughputConcurrency: number;
+}
+
+/** Every context key the app reads, with what it accepts (for errors and the README). */
+export const CONTEXT_KEYS = {
+  stackName: 'the stack name (default LambdaRedisPool)',
+  cache: 'replication (default) or serverless',
+  auth: 'none (default) or iam',
+  vpcId: 'an existing VPC id (vpc-…); needs subnetIds and availabilityZones',
+  subnetIds: 'comma-separated subnet ids of that VPC (subnet-…)',
+  availabilityZones: 'comma-separated AZ of each subnet, in the same order',
+  alarmTopicArn: 'an SNS topic ARN the alarms notify',
+  throughputConcurrency: 'the throughput function reserved concurrency (a positive integer)',
+} as const;
+
+type ContextKey = keyof typeof CONTEXT_KEYS;
+
+/** Reads context values by key (a construct node's `tryGetContext`). */
+export type ContextReader = (key: string) => unknown;
+
+/** @throws Error naming every bad context value. */
+export function readSettings(context: ContextReader): DeploySettings {
+  const problems: string[] = [];
+  const text = (key: ContextKey): string | undefined => {
+    const value = context(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value === 'string' || typeof value === 'number') return String(value).trim();
+    problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(value)}`);
+    return undefined;
+  };
+  const oneOf = <T extends string>(key: ContextKey, allowed: readonly T[], fallback: T): T => {
+    const value = text(key);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(value)}`);
+    return fallback;
+  };
+  const matching = (key: ContextKey, pattern: RegExp): string | undefined => {
+    const value = text(key);
+    if (value === undefined || pattern.test(value)) return value;
+    problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(value)}`);
+    return undefined;
+  };
+
+  const throughput: FunctionDefinition = FUNCTIONS.throughput;
+  const concurrencyText = text('throughputConcurrency');
+  const concurrency =
+    concurrencyText === undefined ? throughput.reservedConcurrency : Number(concurrencyText);
+  if (concurrency === undefined || !Number.isInteger(concurrency) || concurrency < 1) {
+    problems.push(
+      `throughputConcurrency: expected ${CONTEXT_KEYS.throughputConcurrency}, got ${JSON.stringify(concurrencyText)}`,
+    );
+  }
+
+  const settings: DeploySettings = {
+    stackName: matching('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/) ?? 'LambdaRedisPool',
+    cache: oneOf('cache', ['replication', 'serverless'] as const, 'replication'),
+    auth: oneOf('auth', ['none', 'iam'] as const, 'none'),
+    vpc: readVpc(text, problems),
+    alarmTopicArn: matching('alarmTopicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/),
+    throughputConcurrency: concurrency ?? 1,
+  };
+  if (problems.length > 0) {
+    throw new Error(`Invalid context for the CDK app:\n  ${problems.join('\n  ')}`);
+  }
+  return settings;
+}
+
+function readVpc(
+  text: (key: ContextKey) => string | undefined,
+  problems: string[],
+): ImportedVpc | undefined {
+  const vpcId = text('vpcId');
+  const subnetIds = list(text('subnetIds'));
+  const availabilityZones = list(text('availabilityZones'));
+  if (vpcId === undefined && subnetIds.length === 0 && availabilityZones.length === 0) {
+    return undefined;
+  }
+  const before = problems.length;
+  if (vpcId === undefined || !/^vpc-[0-9a-f]+$/.test(vpcId)) {
+    problems.push(`vpcId: expected ${CONTEXT_KEYS.vpcId}, got ${JSON.stringify(vpcId)}`);
+  }
+  if (subnetIds.length < 2 || !subnetIds.every((id) => /^subnet-[0-9a-f]+$/.test(id))) {
+    // Two AZs at least: a replica in another AZ is what Multi-AZ failover needs.
+    problems.push(`subnetIds: expected at least two ${CONTEXT_KEYS.subnetIds}`);
+  }
+  if (availabilityZones.length === 0 || availabilityZones.length !== subnetIds.length) {
+    problems.push(`availabilityZones: expected ${CONTEXT_KEYS.availabilityZones}`);
+  }
+  if (problems.length > before || vpcId === undefined) return undefined;
+  return { vpcId, subnetIds, availabilityZones };
+}
+
+function list(value: string | undefined): string[] {
+  return value === undefined
+    ? []
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+}
