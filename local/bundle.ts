@@ -6,8 +6,9 @@
  * at run time.
  */
 import { existsSync } from 'node:fs';
-import { symlink } from 'node:fs/promises';
+import { cp, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BUNDLE_FILE, BUNDLING } from '../functions/manifest.js';
 
@@ -36,6 +37,26 @@ export async function bundleHandler(
     logLevel: 'silent',
   });
   await linkNodeModules(entryPath, taskRoot);
+  return { taskRoot, handler: `index.${handlerExport}` };
+}
+
+/**
+ * Uses a bundle that was built elsewhere, e.g. a function's asset folder in a synthesized CDK
+ * cloud assembly (cdk.out): its files are copied into `taskRoot` as they are, as Lambda
+ * unpacks the uploaded zip, so what runs is exactly what a deployment uploads.
+ */
+export async function useBuiltBundle(
+  dir: string,
+  handlerExport: string,
+  taskRoot: string,
+): Promise<HandlerBundle> {
+  if (!existsSync(join(dir, BUNDLE_FILE))) {
+    throw new Error(
+      `${dir} holds no ${BUNDLE_FILE}: not a bundle built with the manifest's settings`,
+    );
+  }
+  await cp(dir, taskRoot, { recursive: true });
+  await linkNodeModules(fileURLToPath(import.meta.url), taskRoot);
   return { taskRoot, handler: `index.${handlerExport}` };
 }
 

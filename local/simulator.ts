@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleHandler, type HandlerBundle } from './bundle.js';
+import { bundleHandler, type HandlerBundle, useBuiltBundle } from './bundle.js';
 import { ExecutionEnvironment } from './environment.js';
 import type { FunctionIdentity } from './lambda-env.js';
 import { forgetDir, removeDirOnExit } from './leftovers.js';
@@ -77,11 +77,10 @@ export class LambdaSimulator extends EventEmitter<SimulatorEvents> {
     try {
       const taskRoot = join(workDir, 'task');
       await mkdir(taskRoot);
-      const bundle = await bundleHandler(
-        options.entry,
-        options.handlerExport ?? 'handler',
-        taskRoot,
-      );
+      const handlerExport = options.handlerExport ?? 'handler';
+      const bundle = options.prebuilt
+        ? await useBuiltBundle(options.entry, handlerExport, taskRoot)
+        : await bundleHandler(options.entry, handlerExport, taskRoot);
       return new LambdaSimulator(settings, workDir, bundle);
     } catch (error) {
       await rm(workDir, { recursive: true, force: true });

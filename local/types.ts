@@ -1,8 +1,16 @@
 /** Public types of the local Lambda simulator. */
 
 export interface SimulatorOptions {
-  /** Path to the handler module (.ts or .js); it is bundled the way a deployment would be. */
+  /**
+   * Path to the handler module (.ts or .js); it is bundled the way a deployment would be. With
+   * `prebuilt`, a folder holding a bundle built already (index.mjs).
+   */
   entry: string;
+  /**
+   * `entry` is a folder with a built bundle (e.g. a function's asset in a CDK cloud assembly),
+   * run as it is instead of being bundled. Default false.
+   */
+  prebuilt?: boolean;
   /** Exported handler function. Default 'handler'. */
   handlerExport?: string;
   /** AWS_LAMBDA_FUNCTION_NAME. Default 'local-function'. */
