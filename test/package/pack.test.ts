@@ -6,7 +6,8 @@
 // The fresh project installs the tarball with npm (the registry's ioredis and the rest
 // resolved as for any user; --prefer-offline reuses the cache that `npm ci` filled).
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +27,11 @@ const USER_POWERTOOLS = '2.31.0';
 let project: string;
 let tarball: string;
 let files: string[];
+/** What npm installed for aws-cdk-lib and constructs, the optional peers of the cdk entry. */
+let cdkInstalledByNpm: boolean[];
+
+/** The CDK packages a CDK user has, taken from this repository (linked: no second download). */
+const CDK_PACKAGES = ['aws-cdk-lib', 'constructs'];
 
 /**
  * Runs `node` (the suite's own, Node 24 under npm scripts) in the fresh project; the pool's
@@ -81,6 +87,12 @@ beforeAll(async () => {
     ],
     { cwd: project, timeout: NPM_TIMEOUT_MS },
   );
+  cdkInstalledByNpm = CDK_PACKAGES.map((name) => existsSync(join(project, 'node_modules', name)));
+  // Then the consumer is also a CDK user, for the cdk entry's tests.
+  await mkdir(join(project, 'node_modules'), { recursive: true });
+  for (const name of CDK_PACKAGES) {
+    await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
+  }
 }, NPM_TIMEOUT_MS * 2);
 
 afterAll(async () => {
@@ -95,6 +107,8 @@ describe('the published package', { timeout: 120_000 }, () => {
     expect(files).toContain('dist/cjs/index.d.ts');
     expect(files).toContain('dist/esm/middy.js');
     expect(files).toContain('dist/cjs/middy.js');
+    expect(files).toContain('dist/esm/cdk/index.js');
+    expect(files).toContain('dist/cjs/cdk/index.d.ts');
     expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'CHANGELOG.md']));
     const outside = files.filter(
       (f) =>
@@ -207,9 +221,29 @@ process.exit(0);
           skipLibCheck: true,
           types: ['node'],
         },
-        files: ['typed.mts', 'typed.cts'],
+        files: ['typed.mts', 'typed.cts', 'cdk.mts', 'cdk.cts'],
       }),
     );
+    const cdkBody = `export function wire(scope: Construct, fn: lambda.Function, vpc: ec2.IVpc) {
+  const cache = new ValkeyCache(scope, 'Cache', { vpc, serverless: true, auth: 'iam' });
+  const link = new RedisPoolConnection(scope, 'Redis', { function: fn, cache, options: { poolMax: 4 } });
+  // @ts-expect-error the URL comes from the cache, not from options
+  new RedisPoolConnection(scope, 'Bad', { function: fn, cache, options: { url: 'redis://x' } });
+  const widgets: cloudwatch.IWidget[] = link.widgets();
+  return { widgets, env: redisPoolEnvironment(cache) };
+}
+`;
+    for (const file of ['cdk.mts', 'cdk.cts']) {
+      await writeFile(
+        join(project, file),
+        `import type { Construct } from 'constructs';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { RedisPoolConnection, ValkeyCache, redisPoolEnvironment } from 'lambda-redis-pool/cdk';
+${cdkBody}`,
+      );
+    }
     const body = `const handler = withRedisPool(async (_event: { key: string }, context) => {
   const value: string | null = await context.redis.get(_event.key);
   return { value, left: context.getRemainingTimeInMillis() };
@@ -248,6 +282,66 @@ ${body}`,
     const scoped = await readdir(join(project, 'node_modules/@types'));
     expect(scoped).not.toContain('aws-lambda');
   }, 180_000);
+
+  test('cdk: aws-cdk-lib and constructs are optional peers, never installed for runtime users', () => {
+    expect(cdkInstalledByNpm).toEqual([false, false]);
+  });
+
+  test.each([
+    [
+      'ESM',
+      'cdk.mjs',
+      "import { App, Stack } from 'aws-cdk-lib';\nimport * as ec2 from 'aws-cdk-lib/aws-ec2';\nimport * as lambda from 'aws-cdk-lib/aws-lambda';\nimport { RedisPoolConnection, ValkeyCache } from 'lambda-redis-pool/cdk';",
+    ],
+    [
+      'CommonJS',
+      'cdk.cjs',
+      "const { App, Stack } = require('aws-cdk-lib');\nconst ec2 = require('aws-cdk-lib/aws-ec2');\nconst lambda = require('aws-cdk-lib/aws-lambda');\nconst { RedisPoolConnection, ValkeyCache } = require('lambda-redis-pool/cdk');",
+    ],
+  ] as const)(
+    'cdk (%s): the construct wires a function to a cache in a synthesized stack',
+    async (_, file, imports) => {
+      await writeFile(
+        join(project, file),
+        `${imports}
+// (The CDK's CloudFormation schema checks are slow and not what this test is about.)
+const app = new App({ builtinCloudFormationValidation: false });
+const stack = new Stack(app, 'Consumer');
+const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+const fn = new lambda.Function(stack, 'Fn', {
+  runtime: lambda.Runtime.NODEJS_24_X,
+  handler: 'index.handler',
+  code: lambda.Code.fromInline('exports.handler = async () => 1;'),
+  vpc,
+});
+const cache = new ValkeyCache(stack, 'Cache', { vpc });
+new RedisPoolConnection(stack, 'Redis', { function: fn, cache });
+const template = app.synth().getStackByName('Consumer').template;
+const fnProps = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function').Properties;
+console.log(JSON.stringify(fnProps.Environment.Variables.REDIS_URL));
+`,
+      );
+      const url = JSON.parse(await node([file])) as { 'Fn::Join': [string, unknown[]] };
+      expect(url['Fn::Join'][1][0]).toBe('rediss://');
+    },
+  );
+
+  test('cdk: the main and middy entries load nothing of the CDK, even where it is installed', async () => {
+    await writeFile(
+      join(project, 'no-cdk.cjs'),
+      `require('lambda-redis-pool');
+require('lambda-redis-pool/middy');
+const loaded = Object.keys(require.cache);
+console.log(JSON.stringify({
+  library: loaded.filter((p) => p.includes('lambda-redis-pool')).length,
+  cdk: loaded.filter((p) => /[\\/](aws-cdk-lib|constructs)[\\/]/.test(p)),
+}));
+`,
+    );
+    const out = JSON.parse(await node(['no-cdk.cjs'])) as { library: number; cdk: string[] };
+    expect(out.library).toBeGreaterThan(0);
+    expect(out.cdk).toEqual([]);
+  });
 
   test('without Powertools installed, the metrics work: one valid EMF document per invocation', async () => {
     // Powertools is an optional peer: npm installs none for the consumer, and nothing in the

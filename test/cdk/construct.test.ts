@@ -1,0 +1,201 @@
+// `lambda-redis-pool/cdk` on its own, as a user wires their own function to a cache: the
+// environment it writes is read back by the library's own loadConfig (so the CDK side and the
+// library's configuration contract cannot disagree), the security-group rule, the grant, and
+// the widgets and alarms in the function's metrics namespace.
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import {
+  ELASTICACHE_MAX_CLIENTS,
+  elastiCacheName,
+  RedisPoolConnection,
+  type RedisPoolEnvironmentOptions,
+  ValkeyCache,
+} from 'lambda-redis-pool/cdk';
+import { describe, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { METRIC_NAMES } from '../../src/metrics.js';
+import { DEFAULTS, ENV_VARS } from '../../src/options.js';
+import { type Props, resolveValue, resourcesOf } from './support.js';
+
+interface Setup {
+  serverless?: boolean;
+  auth?: 'iam' | 'none';
+  options?: RedisPoolEnvironmentOptions;
+}
+
+/** A user's stack: their VPC and function, our cache and connection. */
+function userStack({ serverless = false, auth = 'none', options }: Setup = {}) {
+  // The CDK's CloudFormation schema checks are slow; `npm run synth` (bundles.test.ts) runs them.
+  const app = new App({ builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'UserStack');
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+  const fn = new lambda.Function(stack, 'Orders', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('export const handler = async () => 1;'),
+    vpc,
+  });
+  const cache = new ValkeyCache(stack, 'Cache', { vpc, serverless, auth });
+  const connection = new RedisPoolConnection(stack, 'OrdersRedis', {
+    function: fn,
+    cache,
+    ...(options === undefined ? {} : { options }),
+  });
+  return { stack, fn, cache, connection, template: Template.fromStack(stack) };
+}
+
+function environment(template: Template): Record<string, string> {
+  const [[, fn]] = resourcesOf(template, 'AWS::Lambda::Function') as [[string, Props]];
+  const variables = fn.Environment.Variables as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolveValue(v)]));
+}
+
+describe('RedisPoolConnection', () => {
+  test.each([
+    [false, false],
+    [true, true],
+  ])(
+    'serverless %s: the library reads the environment it writes (TLS, cluster %s)',
+    (serverless, cluster) => {
+      const { template } = userStack({
+        serverless,
+        options: { poolMax: 4, connectOnInit: true, commandTimeoutMs: 500 },
+      });
+      const env = environment(template);
+      // The deployed values, with the endpoint that only AWS knows replaced by a host name.
+      const config = loadConfig(env);
+      expect(config.endpoint).toMatchObject({ tls: true, host: 'getatt.example.internal' });
+      expect(config.endpoint.port).toBe(serverless ? 6379 : 6380);
+      expect(config).toMatchObject({
+        cluster,
+        poolMax: 4,
+        connectOnInit: true,
+        commandTimeoutMs: 500,
+      });
+      expect(env[ENV_VARS.poolMax]).toBe('4');
+    },
+  );
+
+  test("the function's security group may reach the cache's port, and nothing else may", () => {
+    const { template, stack, fn, cache } = userStack();
+    const fnSg = stack.getLogicalId(fn.connections.securityGroups[0]?.node.defaultChild as never);
+    const cacheSg = stack.getLogicalId(cache.securityGroup.node.defaultChild as never);
+    expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r)).toEqual([
+      expect.objectContaining({
+        GroupId: { 'Fn::GetAtt': [cacheSg, 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [fnSg, 'GroupId'] },
+        FromPort: 6380,
+        ToPort: 6380,
+      }),
+    ]);
+  });
+
+  test('IAM: Connect on the cache and its user only; the IAM variables for the library', () => {
+    const { template, cache } = userStack({ auth: 'iam' });
+    const [[, policy]] = resourcesOf(template, 'AWS::IAM::Policy') as [[string, Props]];
+    expect(policy.PolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Action: 'elasticache:Connect', Resource: expect.any(Array) }),
+    ]);
+    expect(policy.PolicyDocument.Statement[0].Resource).toHaveLength(2);
+    const env = environment(template);
+    expect(env).toMatchObject({
+      REDIS_AUTH: 'iam',
+      REDIS_USER: cache.iamUser?.userId,
+      REDIS_SERVERLESS: 'false',
+    });
+    // The library ignores the IAM variables until it implements them (issue 11): they must
+    // not make today's configuration fail.
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+
+  test('no IAM: no policy at all', () => {
+    const { template } = userStack();
+    expect(resourcesOf(template, 'AWS::IAM::Policy')).toEqual([]);
+  });
+
+  test('widgets and alarms use METRIC_NAMES in the namespace the function publishes to', () => {
+    const { connection, template } = userStack({ options: { metricsNamespace: 'Shop/Orders' } });
+    expect(connection.namespace).toBe('Shop/Orders');
+    expect(connection.environment[ENV_VARS.metricsNamespace]).toBe('Shop/Orders');
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a);
+    const pool = alarms.filter((a) => a.Namespace === 'Shop/Orders').map((a) => a.MetricName);
+    expect(pool.sort()).toEqual([METRIC_NAMES.acquireErrors, METRIC_NAMES.acquireLatency].sort());
+    const latency = alarms.find((a) => a.MetricName === METRIC_NAMES.acquireLatency);
+    expect(latency?.Threshold).toBe(DEFAULTS.connectTimeoutMs / 2);
+    expect(JSON.stringify(connection.widgets().map((w) => w.toJson()))).toContain(
+      METRIC_NAMES.connectionReused,
+    );
+  });
+
+  test('metrics off: no pool widgets and no pool alarms', () => {
+    const { connection } = userStack({ options: { metrics: false } });
+    expect(connection.widgets()).toEqual([]);
+    expect(connection.alarms).toEqual([]);
+  });
+
+  test('refuses a function outside a VPC, and options the cache decides', () => {
+    const stack = new Stack(new App(), 'S');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    const cache = new ValkeyCache(stack, 'Cache', { vpc });
+    const outside = new lambda.Function(stack, 'Outside', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => 1;'),
+    });
+    expect(() => new RedisPoolConnection(stack, 'A', { function: outside, cache })).toThrow(
+      /not in a VPC/,
+    );
+    const inside = new lambda.Function(stack, 'Inside', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => 1;'),
+      vpc,
+    });
+    const url = { url: 'redis://elsewhere:6379' } as RedisPoolEnvironmentOptions;
+    expect(
+      () => new RedisPoolConnection(stack, 'B', { function: inside, cache, options: url }),
+    ).toThrow(/options\.url comes from the cache/);
+  });
+});
+
+describe('ValkeyCache', () => {
+  test('cache alarms: connections at 80% of maxclients, across every node', () => {
+    const { template, stack, cache } = userStack();
+    const group = `ref-${stack.getLogicalId(cache.resource).toLowerCase()}`;
+    const alarm = resourcesOf(template, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a)
+      .find((a) =>
+        (a.Metrics ?? []).some((m: Props) => m.MetricStat?.Metric.MetricName === 'CurrConnections'),
+      );
+    if (alarm === undefined) throw new Error('no CurrConnections alarm');
+    expect(alarm.Threshold).toBe(0.8 * ELASTICACHE_MAX_CLIENTS);
+    const nodes = (alarm.Metrics as Props[])
+      .filter((m) => m.MetricStat !== undefined)
+      .map((m) => resolveValue(m.MetricStat.Metric.Dimensions[0].Value));
+    expect(nodes).toEqual([`${group}-001`, `${group}-002`]);
+  });
+
+  test('refuses a port outside 1024-65535, a port for serverless, and too few replicas', () => {
+    const stack = new Stack(new App(), 'S');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    expect(() => new ValkeyCache(stack, 'A', { vpc, port: 80 })).toThrow(/port/);
+    expect(() => new ValkeyCache(stack, 'B', { vpc, serverless: true, port: 7000 })).toThrow(
+      /6379/,
+    );
+    expect(() => new ValkeyCache(stack, 'C', { vpc, replicas: 0 })).toThrow(/replicas/);
+  });
+
+  test('ElastiCache names: lowercase, a letter first, single hyphens, at most 40 characters', () => {
+    const stack = new Stack(new App(), 'A-Very-Long--Stack-Name-That-Goes-On-And-On-And-On');
+    const deep = new ec2.Vpc(stack, '1Deeply--Nested_Construct-With-A-Long-Id', { natGateways: 0 });
+    const name = elastiCacheName(deep);
+    expect(name).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+    expect(name.length).toBeLessThanOrEqual(40);
+    // Different paths, different names (two stacks in one account and region).
+    const other = new ec2.Vpc(new Stack(new App(), 'Other'), 'Vpc', { natGateways: 0 });
+    const another = new ec2.Vpc(new Stack(new App(), 'Another'), 'Vpc', { natGateways: 0 });
+    expect(elastiCacheName(other)).not.toBe(elastiCacheName(another));
+  });
+});
