@@ -57,6 +57,7 @@ describe('README.md', () => {
           paths: {
             'lambda-redis-pool': [join(ROOT, 'src/index.ts')],
             'lambda-redis-pool/middy': [join(ROOT, 'src/middy.ts')],
+            'lambda-redis-pool/cdk': [join(ROOT, 'src/cdk/index.ts')],
           },
         },
         include: files,
