@@ -125,7 +125,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
     const port = props.port ?? DEFAULT_PORT;
     if (this.serverless && props.port !== undefined) {
       throw new Error(
-        'ValkeyCache: ElastiCache Serverless listens on 6379/6380; `port` is not set',
+        'ValkeyCache: ElastiCache Serverless listens on 6379 and 6380 only; pass no `port`',
       );
     }
     if (!Number.isInteger(port) || port < 1024 || port > 65_535) {
