@@ -20,10 +20,10 @@ import {
 export const STAGE_NAME = 'prod';
 
 /**
- * Requests per second (steady, burst). The stage's default bounds what the API as a whole
- * takes; each route has its own. The throughput route runs a load for up to 25 s per request,
- * so a few per second is already the whole reserved concurrency; the health route needs a
- * handful per second for monitors.
+ * Requests per second (steady, burst). API Gateway applies the stage's default to each method
+ * without limits of its own (a route added later); each route here has its own. The throughput
+ * route runs a load for up to 25 s per request, so a few per second already fill its reserved
+ * concurrency; the health route needs a handful per second for monitors.
  */
 export const THROTTLING = {
   stage: { rate: 20, burst: 40 },

@@ -5,12 +5,11 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readSettings } from './settings.js';
-import { LambdaRedisPoolStack, type LambdaRedisPoolStackProps } from './stack.js';
+import { LambdaRedisPoolStack } from './stack.js';
 
 export interface DefineAppOptions {
   /** Run cdk-nag during synth. Default true. */
   readonly nag?: boolean;
-  readonly code?: LambdaRedisPoolStackProps['code'];
 }
 
 export function defineApp(app: App, options: DefineAppOptions = {}): LambdaRedisPoolStack {
@@ -18,7 +17,6 @@ export function defineApp(app: App, options: DefineAppOptions = {}): LambdaRedis
   const stack = new LambdaRedisPoolStack(app, settings.stackName, {
     settings,
     description: 'lambda-redis-pool: Valkey, health and throughput functions, REST API',
-    ...(options.code === undefined ? {} : { code: options.code }),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -32,11 +32,6 @@ const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface LambdaRedisPoolStackProps extends StackProps {
   readonly settings: DeploySettings;
-  /**
-   * Replaces each function's bundle (tests that inspect the template only). Default: the
-   * entry bundled by esbuild, as `cdk deploy` uploads it.
-   */
-  readonly code?: (fn: FunctionDefinition) => lambda.Code;
 }
 
 export class LambdaRedisPoolStack extends Stack {
@@ -79,7 +74,7 @@ export class LambdaRedisPoolStack extends Stack {
       // throughput function's reservation (accounts with a small concurrency quota).
       const reserved =
         key === 'throughput' ? settings.throughputConcurrency : definition.reservedConcurrency;
-      const fn = this.#function(definition, reserved, props.code);
+      const fn = this.#function(definition, reserved);
       functions[key] = fn;
       connections[key] = new RedisPoolConnection(this, `${definition.name}Redis`, {
         function: fn,
@@ -110,7 +105,6 @@ export class LambdaRedisPoolStack extends Stack {
   #function(
     definition: FunctionDefinition,
     reservedConcurrency: number | undefined,
-    code: LambdaRedisPoolStackProps['code'],
   ): nodejs.NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${definition.name}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -119,7 +113,6 @@ export class LambdaRedisPoolStack extends Stack {
     return new nodejs.NodejsFunction(this, definition.name, {
       entry: definition.entry,
       handler: definition.handler,
-      ...(code === undefined ? {} : { code: code(definition) }),
       description: definition.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -241,14 +234,17 @@ export class LambdaRedisPoolStack extends Stack {
 
   #outputs(): void {
     const { api } = this.api;
-    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'The REST API (its stage)' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: api.url,
+      description: 'The REST API with its stage: npm run throughput -- --url <this>',
+    });
     new CfnOutput(this, 'HealthUrl', {
       value: api.urlForPath(routeOf('health')),
       description: 'GET: public health check',
     });
     new CfnOutput(this, 'ThroughputUrl', {
       value: api.urlForPath(routeOf('throughput')),
-      description: 'GET|POST, SigV4-signed (AWS_IAM): npm run throughput -- --url <this>',
+      description: 'GET|POST, SigV4-signed requests only (AWS_IAM)',
     });
     new CfnOutput(this, 'CacheEndpoint', {
       value: `${this.cache.host}:${this.cache.port}`,

@@ -177,8 +177,8 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
     this.alarms = (props.alarms ?? true) ? this.#alarms() : [];
   }
 
-  /** A metric of this cache (namespace AWS/ElastiCache), per node for a replication group. */
-  metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric[] {
+  /** A metric of this cache (AWS/ElastiCache): one per node of a replication group. */
+  metrics(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric[] {
     const dimensions = this.serverless
       ? [{ clusterId: this.cacheName }]
       : this.memberClusterIds.map((member) => ({ CacheClusterId: member }));
@@ -197,20 +197,20 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
   widgets(): cloudwatch.IWidget[] {
     const graph = (title: string, left: cloudwatch.IMetric[], extra = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 8, height: 6, ...extra });
-    const connections = graph('Cache connections', this.metric('CurrConnections', MAXIMUM), {
+    const connections = graph('Cache connections', this.metrics('CurrConnections', MAXIMUM), {
       leftAnnotations: [{ value: ELASTICACHE_MAX_CLIENTS, label: 'maxclients' }],
     });
     if (this.serverless) {
       return [
         connections,
-        graph('Cache ECPUs', this.metric('ElastiCacheProcessingUnits', SUM)),
-        graph('Cache throttled commands', this.metric('ThrottledCmds', SUM)),
+        graph('Cache ECPUs', this.metrics('ElastiCacheProcessingUnits', SUM)),
+        graph('Cache throttled commands', this.metrics('ThrottledCmds', SUM)),
       ];
     }
     return [
       connections,
-      graph('Cache engine CPU (%)', this.metric('EngineCPUUtilization', MAXIMUM)),
-      graph('Cache replication lag (s)', this.metric('ReplicationLag', MAXIMUM)),
+      graph('Cache engine CPU (%)', this.metrics('EngineCPUUtilization', MAXIMUM)),
+      graph('Cache replication lag (s)', this.metrics('ReplicationLag', MAXIMUM)),
     ];
   }
 
@@ -265,7 +265,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
 
   /** The highest value of a metric across the cache's nodes (one series to alarm on). */
   #highest(metricName: string, statistic = 'Maximum'): cloudwatch.IMetric {
-    const metrics = this.metric(metricName, { statistic, period: ALARM_PERIOD });
+    const metrics = this.metrics(metricName, { statistic, period: ALARM_PERIOD });
     const [only] = metrics;
     if (metrics.length === 1 && only !== undefined) return only;
     return new cloudwatch.MathExpression({

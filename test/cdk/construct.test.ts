@@ -105,9 +105,9 @@ describe('RedisPoolConnection', () => {
       REDIS_USER: cache.iamUser?.userId,
       REDIS_SERVERLESS: 'false',
     });
-    // The library ignores the IAM variables until it implements them (issue 11): they must
-    // not make today's configuration fail.
-    expect(() => loadConfig(env)).not.toThrow();
+    // Valid for the library: today it ignores the IAM variables; with IAM support (issue 11)
+    // they are what it needs (TLS, user, cache name, and the region Lambda sets).
+    expect(() => loadConfig({ ...env, AWS_REGION: 'eu-west-1' })).not.toThrow();
   });
 
   test('no IAM: no policy at all', () => {
