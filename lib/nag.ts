@@ -23,7 +23,7 @@ export function acknowledgeFindings(stack: LambdaRedisPoolStack, auth: 'iam' | '
     acknowledge(stack.cache.resource, {
       'AwsSolutions-AEC6':
         auth === 'none'
-          ? 'auth=none, chosen at deploy time: the library cannot sign ElastiCache IAM tokens yet (issue 11), and a static AUTH password is what this stack refuses to have. The cache requires TLS, sits in subnets without internet access and admits only the functions’ security group on its port. With -c auth=iam the stack creates the IAM user, the user group with the default user off, and the elasticache:Connect grants.'
+          ? 'auth=none, an explicit opt-out at deploy time (-c auth=none) for clients that cannot use IAM tokens; a static AUTH password is what this stack refuses to have. The cache requires TLS, sits in subnets without internet access and admits only the functions’ security group on its port. The default, auth=iam, authenticates every connection with an IAM token.'
           : 'Authentication is IAM: the replication group uses an RBAC user group whose only enabled user authenticates with IAM (the default user is off). The rule checks for a static AUTH token, which IAM authentication replaces.',
     });
   }

@@ -20,9 +20,9 @@ export interface DeploySettings {
   readonly stackName: string;
   readonly cache: CacheKind;
   /**
-   * `none` until the library signs IAM tokens (issue 11): the cache is reachable only from the
-   * functions' security group, over TLS, without a password. `iam` builds the IAM user, user
-   * group and grants already.
+   * `iam` (default): the functions authenticate with IAM tokens as an ElastiCache user, the
+   * default user is off. `none`: the cache is reachable only from the functions' security
+   * group, over TLS, with no authentication.
    */
   readonly auth: AuthMode;
   /** Undefined: a new VPC with isolated subnets in two AZs. */
@@ -37,7 +37,7 @@ export interface DeploySettings {
 export const CONTEXT_KEYS = {
   stackName: 'the stack name (default LambdaRedisPool)',
   cache: 'replication (default) or serverless',
-  auth: 'none (default) or iam',
+  auth: 'iam (default) or none',
   vpcId: 'an existing VPC id (vpc-…); needs subnetIds and availabilityZones',
   subnetIds: 'comma-separated subnet ids of that VPC (subnet-…)',
   availabilityZones: 'comma-separated AZ of each subnet, in the same order',
@@ -87,7 +87,7 @@ export function readSettings(context: ContextReader): DeploySettings {
   const settings: DeploySettings = {
     stackName: matching('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/) ?? 'LambdaRedisPool',
     cache: oneOf('cache', ['replication', 'serverless'] as const, 'replication'),
-    auth: oneOf('auth', ['none', 'iam'] as const, 'none'),
+    auth: oneOf('auth', ['iam', 'none'] as const, 'iam'),
     vpc: readVpc(text, problems),
     alarmTopicArn: matching('alarmTopicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/),
     throughputConcurrency: concurrency ?? 1,

@@ -44,8 +44,9 @@ export interface ValkeyCacheProps {
   readonly serverless?: boolean;
   /**
    * `iam`: an IAM-authenticated user (user name = user id) in a user group whose `default`
-   * user is off, so that no connection gets in without an IAM token. `none`: no
-   * authentication, only the security group and TLS. Default `none`.
+   * user is off, so that no connection gets in without an IAM token (the pool signs one with
+   * the function's role: `REDIS_AUTH=iam`). `none`: no authentication, only the security group
+   * and TLS, for clients that cannot use IAM. Default `iam`.
    */
   readonly auth?: CacheAuth;
   /**
@@ -121,7 +122,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
     super(scope, id);
     this.serverless = props.serverless ?? false;
     this.clusterMode = this.serverless;
-    this.auth = props.auth ?? 'none';
+    this.auth = props.auth ?? 'iam';
     const port = props.port ?? DEFAULT_PORT;
     if (this.serverless && props.port !== undefined) {
       throw new Error(

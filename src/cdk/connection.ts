@@ -16,8 +16,14 @@ import { METRIC_DIMENSION, METRIC_NAMES } from '../metrics.js';
 import { DEFAULTS, ENV_VARS, type RedisPoolOptions } from '../options.js';
 import type { RedisPoolCache } from './cache.js';
 
-/** Pool options for the function's environment; the URL and cluster mode come from the cache. */
-export type RedisPoolEnvironmentOptions = Omit<RedisPoolOptions, 'url' | 'cluster'>;
+/**
+ * Pool options for the function's environment. Where the cache is and how to authenticate
+ * (URL, cluster mode, cache name and kind, IAM user) come from the cache.
+ */
+export type RedisPoolEnvironmentOptions = Omit<
+  RedisPoolOptions,
+  'url' | 'cluster' | 'auth' | 'user' | 'cacheName' | 'serverless'
+>;
 
 export interface RedisPoolConnectionProps {
   /** A function in the cache's VPC (it needs a security group to be admitted). */
@@ -156,10 +162,13 @@ export class RedisPoolConnection extends Construct {
   }
 }
 
+/** Options whose values come from the cache, never from `options`. */
+const FROM_THE_CACHE = ['url', 'cluster', 'auth', 'user', 'cacheName', 'serverless'] as const;
+
 /**
  * The function's REDIS_* variables for `cache`, as the library reads them: the TLS URL of the
- * cache's endpoint, cluster mode, the IAM variables when the cache has an IAM user, and each
- * option in `options` under its own variable.
+ * cache's endpoint, cluster mode, the cache's name and kind, IAM authentication when the cache
+ * has an IAM user, and each option in `options` under its own variable.
  */
 export function redisPoolEnvironment(
   cache: RedisPoolCache,
@@ -170,17 +179,16 @@ export function redisPoolEnvironment(
     // always does): rediss://.
     [ENV_VARS.url]: `rediss://${cache.host}:${cache.port}`,
     [ENV_VARS.cluster]: String(cache.clusterMode),
+    [ENV_VARS.cacheName]: cache.cacheName,
+    [ENV_VARS.serverless]: String(cache.serverless),
   };
   if (cache.iamUser !== undefined) {
-    // The variables of the library's IAM authentication (token signing is issue 11): until it
-    // is released, the library ignores them and connects without credentials.
-    env.REDIS_AUTH = 'iam';
-    env.REDIS_USER = cache.iamUser.userId;
-    env.REDIS_CACHE_NAME = cache.cacheName;
-    env.REDIS_SERVERLESS = String(cache.serverless);
+    // A token signed with the function's role for each connection: no password anywhere.
+    env[ENV_VARS.auth] = 'iam';
+    env[ENV_VARS.user] = cache.iamUser.userId;
   }
   for (const [key, value] of Object.entries(options) as Array<[keyof typeof ENV_VARS, unknown]>) {
-    if (key === 'url' || key === 'cluster') {
+    if ((FROM_THE_CACHE as readonly string[]).includes(key)) {
       throw new Error(`RedisPoolConnection: options.${key} comes from the cache; do not set it`);
     }
     if (!Object.hasOwn(ENV_VARS, key)) {

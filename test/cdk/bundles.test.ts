@@ -4,19 +4,23 @@
 // against a real redis-server, with the environment the template gives them.
 //
 // Stand-ins for AWS: the simulator (AWS's Runtime Interface Client) for Lambda, the local
-// API's proxy events for API Gateway, a TLS redis-server for ElastiCache, and, for the IAM
-// user's access string, a redis-server ACL user with a password instead of an IAM token.
+// API's proxy events for API Gateway, a TLS redis-server for ElastiCache, fixed credentials in
+// the function's environment for its role, and for ElastiCache's IAM check the server's ACL:
+// the stack's IAM user, with its access string, whose passwords are the tokens that an
+// independent reading of SigV4 (test/helpers/sigv4.ts) gives for each second of the test.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
 import { BUNDLE_FILE, FUNCTIONS, type FunctionKey } from '../../functions/manifest.js';
 import { toProxyEvent } from '../../local/api-event.js';
 import { type AssemblyFunction, readAssemblyFunctions } from '../../local/cloud-assembly.js';
 import { LambdaSimulator } from '../../local/index.js';
 import { test } from '../helpers/fixtures.js';
+import { expectedIamToken } from '../helpers/sigv4.js';
 import { ROOT, resolveValue, synthesize } from './support.js';
 
 const run = promisify(execFile);
@@ -52,19 +56,80 @@ afterAll(async () => {
   if (outdir !== undefined) await rm(outdir, { recursive: true, force: true });
 });
 
-/** Starts the assembly's bundle of `key` in the simulator with the template's environment. */
-async function simulate(key: FunctionKey, redisEnv: Record<string, string>) {
+/** Seconds of IAM tokens the stand-in user accepts, from 30 s before the test began. */
+const TOKEN_WINDOW_S = 330;
+const REGION = 'eu-west-1';
+/** The replication group's id, which CloudFormation would give. */
+const STAND_IN_CACHE = 'lrp-stand-in-cache';
+/** Credentials of the function's role, as Lambda puts them in its environment. */
+const ROLE_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'AKIDCDKBUNDLETEST01',
+  AWS_SECRET_ACCESS_KEY: 'cdk/Bundle+Test0Secret0Key',
+  AWS_SESSION_TOKEN: 'FwoGZXIvYXdzEXAMPLEcdkBundleTestSession',
+};
+
+/** The IAM token for the stand-in cache, signed at `now`, by AWS's rules (not the library's). */
+function tokenFor(userId: string, now: number): string {
+  return expectedIamToken({
+    cacheName: STAND_IN_CACHE,
+    userId,
+    serverless: false,
+    region: REGION,
+    accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID,
+    secretAccessKey: ROLE_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+    sessionToken: ROLE_CREDENTIALS.AWS_SESSION_TOKEN,
+    now,
+  }).token;
+}
+
+/** The access string of the stack's IAM-enabled ElastiCache user `userId`. */
+function iamUserAccess(template: Template, userId: string): string {
+  const users = Object.values(
+    template.findResources('AWS::ElastiCache::User', {
+      Properties: { AuthenticationMode: { Type: 'iam' }, UserId: userId },
+    }),
+  ) as Array<{ Properties: { AccessString: string } }>;
+  const [user] = users;
+  if (users.length !== 1 || user === undefined) throw new Error(`no IAM user ${userId}`);
+  return user.Properties.AccessString;
+}
+
+/** A function's literal environment variables in a template (those AWS resolves left out). */
+function literalEnvironment(template: Template, description: string): Record<string, string> {
+  const [fn] = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Description: description } }),
+  ) as Array<{ Properties: { Environment: { Variables: Record<string, unknown> } } }>;
+  const variables = fn?.Properties.Environment.Variables ?? {};
+  return Object.fromEntries(
+    Object.entries(variables).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string',
+    ),
+  );
+}
+
+/**
+ * Starts the assembly's bundle of `key` in the simulator, with the template's literal
+ * environment (unless told otherwise) and `redisEnv` on top: what only AWS knows (the
+ * endpoint, the cache's name) and what stands in for it.
+ */
+async function simulate(
+  key: FunctionKey,
+  redisEnv: Record<string, string>,
+  { templateEnvironment = true } = {},
+) {
   const fn = functions[key];
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(fn.environment)) {
-    // REDIS_URL names the cache endpoint only AWS knows; it is replaced below.
-    if (typeof value === 'string') env[name] = value;
+  if (templateEnvironment) {
+    for (const [name, value] of Object.entries(fn.environment)) {
+      if (typeof value === 'string') env[name] = value;
+    }
   }
   const sim = await LambdaSimulator.start({
     entry: fn.bundleDir,
     prebuilt: true,
     handlerExport: fn.handlerExport,
     functionName: `cdk-out-${key}`,
+    region: REGION,
     timeoutMs: FUNCTIONS[key].timeoutMs,
     maxEnvironments: 1,
     env: { ...env, ...redisEnv, REDIS_METRICS: 'false' },
@@ -116,13 +181,41 @@ describe('the cloud assembly of `npm run synth`', () => {
   describe('run in the simulator against a TLS redis-server', () => {
     test.override({ redisTls: true });
 
-    test('health answers 200, throughput a report, a bad parameter 400', async ({
+    test('IAM (the default): health answers 200, throughput a report, a bad parameter 400', async ({
       redisServer,
     }) => {
       const caFile = redisServer.tls?.caFile;
       if (caFile === undefined) throw new Error('expected a TLS server');
-      const redisEnv = { REDIS_URL: redisServer.url, REDIS_TLS_CA_FILE: caFile };
-      expect(redisServer.url).toMatch(/^rediss:/);
+      const literal = (key: FunctionKey, name: string) => {
+        const value = functions[key].environment[name];
+        if (typeof value !== 'string') throw new Error(`${key}: ${name} is not a literal`);
+        return value;
+      };
+      const userId = literal('health', 'REDIS_USER');
+      expect(literal('health', 'REDIS_AUTH')).toBe('iam');
+      expect(literal('throughput', 'REDIS_USER')).toBe(userId);
+      // The ElastiCache user, as the stack defines it, with the token ElastiCache would accept
+      // for any second of this test as its passwords.
+      const { template } = synthesize({});
+      const access = iamUserAccess(template, userId);
+      const now = Date.now();
+      const tokens = Array.from({ length: TOKEN_WINDOW_S }, (_, i) =>
+        tokenFor(userId, now + (i - 30) * 1_000),
+      );
+      await redisServer.cli(
+        'ACL',
+        'SETUSER',
+        userId,
+        ...access.split(' '),
+        ...tokens.map((t) => `>${t}`),
+      );
+      const redisEnv = {
+        // The cache's endpoint and name are AWS's to fill in: the local server stands in.
+        REDIS_URL: redisServer.url,
+        REDIS_CACHE_NAME: STAND_IN_CACHE,
+        REDIS_TLS_CA_FILE: caFile,
+        ...ROLE_CREDENTIALS,
+      };
 
       const health = await simulate('health', redisEnv);
       const healthReport = await health.invoke(get('/api/v1/health'));
@@ -150,38 +243,36 @@ describe('the cloud assembly of `npm run synth`', () => {
       const message = JSON.parse(badResult.body).message as string;
       expect(message).toContain('durationMs');
       expect(message).toContain('op');
-    });
 
-    test("the IAM user's access string is enough for both functions", async ({ redisServer }) => {
-      // The ACL the stack gives its IAM user (auth=iam), as a redis-server ACL user; a
-      // password stands in for the IAM token the library will send (issue 11).
-      const { template } = synthesize({ auth: 'iam' });
-      const users = template.findResources('AWS::ElastiCache::User', {
-        Properties: { AuthenticationMode: { Type: 'iam' } },
-      });
-      const [user] = Object.values(users) as Array<{ Properties: { AccessString: string } }>;
-      const access = user?.Properties.AccessString ?? '';
-      expect(access).toMatch(/^on /);
-      await redisServer.cli('ACL', 'SETUSER', 'lrp-iam', ...access.split(' '), '>not-a-token');
-      const caFile = redisServer.tls?.caFile ?? '';
-      const url = redisServer.url.replace('rediss://', 'rediss://lrp-iam:not-a-token@');
-      const redisEnv = { REDIS_URL: url, REDIS_TLS_CA_FILE: caFile };
-
-      const health = await simulate('health', redisEnv);
-      const healthResult = (await health.invoke(get('/api/v1/health'))).result as ProxyResult;
-      expect(healthResult.statusCode).toBe(200);
-      const throughput = await simulate('throughput', redisEnv);
-      const ran = await throughput.invoke(get('/api/v1/test/redis', 'durationMs=200&op=mixed'));
-      const report = JSON.parse((ran.result as ProxyResult).body);
-      expect(report).toMatchObject({ errors: 0 });
-      expect(report.ops).toBeGreaterThan(0);
-      // And no more than that: an administrative command, or another application's keys,
-      // are refused.
+      // Every connection of both functions authenticated as the IAM user (with a token: it has
+      // no other password; its access string has no CLIENT SETNAME, so they are unnamed), and
+      // that user may do what the functions need and no more.
+      const users = (await redisServer.clientList()).map((client) => client.user);
+      expect(users.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(users)).toEqual(new Set([userId]));
       for (const command of [['FLUSHALL'], ['GET', 'orders:1'], ['KEYS', '*']]) {
-        await expect(redisServer.cli('ACL', 'DRYRUN', 'lrp-iam', ...command)).resolves.toMatch(
+        await expect(redisServer.cli('ACL', 'DRYRUN', userId, ...command)).resolves.toMatch(
           /no permissions/,
         );
       }
+    });
+
+    test('auth none: the same bundles with that variant’s environment', async ({ redisServer }) => {
+      const { template } = synthesize({ auth: 'none' });
+      const env = literalEnvironment(template, FUNCTIONS.health.description);
+      expect(env.REDIS_AUTH).toBeUndefined();
+      const redisEnv = {
+        ...env,
+        REDIS_URL: redisServer.url,
+        REDIS_TLS_CA_FILE: redisServer.tls?.caFile ?? '',
+      };
+      const health = await simulate('health', redisEnv, { templateEnvironment: false });
+      const result = (await health.invoke(get('/api/v1/health'))).result as ProxyResult;
+      expect(result.statusCode).toBe(200);
+      // No authentication: the connection is the server's default user.
+      const clients = await redisServer.clientList();
+      expect(clients.map((client) => client.user)).toEqual(['default']);
+      expect(clients[0]?.name).toMatch(/^cdk-out-health/);
     });
   });
 });

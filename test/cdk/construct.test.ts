@@ -26,7 +26,7 @@ interface Setup {
 }
 
 /** A user's stack: their VPC and function, our cache and connection. */
-function userStack({ serverless = false, auth = 'none', options }: Setup = {}) {
+function userStack({ serverless = false, auth, options }: Setup = {}) {
   // The CDK's CloudFormation schema checks are slow; `npm run synth` (bundles.test.ts) runs them.
   const app = new App({ builtinCloudFormationValidation: false });
   const stack = new Stack(app, 'UserStack');
@@ -37,7 +37,11 @@ function userStack({ serverless = false, auth = 'none', options }: Setup = {}) {
     code: lambda.Code.fromInline('export const handler = async () => 1;'),
     vpc,
   });
-  const cache = new ValkeyCache(stack, 'Cache', { vpc, serverless, auth });
+  const cache = new ValkeyCache(stack, 'Cache', {
+    vpc,
+    serverless,
+    ...(auth === undefined ? {} : { auth }),
+  });
   const connection = new RedisPoolConnection(stack, 'OrdersRedis', {
     function: fn,
     cache,
@@ -64,16 +68,22 @@ describe('RedisPoolConnection', () => {
         options: { poolMax: 4, connectOnInit: true, commandTimeoutMs: 500 },
       });
       const env = environment(template);
-      // The deployed values, with the endpoint that only AWS knows replaced by a host name.
-      const config = loadConfig(env);
+      // The deployed values, with the endpoint that only AWS knows replaced by a host name, and
+      // the region Lambda sets.
+      const config = loadConfig({ ...env, AWS_REGION: 'eu-west-1' });
       expect(config.endpoint).toMatchObject({ tls: true, host: 'getatt.example.internal' });
-      expect(config.endpoint.port).toBe(serverless ? 6379 : 6380);
+      expect(config.endpoint?.port).toBe(serverless ? 6379 : 6380);
       expect(config).toMatchObject({
         cluster,
+        serverless,
+        auth: 'iam',
         poolMax: 4,
         connectOnInit: true,
         commandTimeoutMs: 500,
       });
+      // The ElastiCache user the token is for, and the cache it is signed for.
+      expect(config.endpoint?.username).toMatch(/^[a-z][a-z0-9-]+$/);
+      expect(config.cacheName).toMatch(/^ref-cache/);
       expect(env[ENV_VARS.poolMax]).toBe('4');
     },
   );
@@ -92,8 +102,9 @@ describe('RedisPoolConnection', () => {
     ]);
   });
 
-  test('IAM: Connect on the cache and its user only; the IAM variables for the library', () => {
-    const { template, cache } = userStack({ auth: 'iam' });
+  test('IAM by default: Connect on the cache and its user only, the IAM variables', () => {
+    const { template, cache } = userStack();
+    expect(cache.auth).toBe('iam');
     const [[, policy]] = resourcesOf(template, 'AWS::IAM::Policy') as [[string, Props]];
     expect(policy.PolicyDocument.Statement).toEqual([
       expect.objectContaining({ Action: 'elasticache:Connect', Resource: expect.any(Array) }),
@@ -105,13 +116,14 @@ describe('RedisPoolConnection', () => {
       REDIS_USER: cache.iamUser?.userId,
       REDIS_SERVERLESS: 'false',
     });
-    // Valid for the library: today it ignores the IAM variables; with IAM support (issue 11)
-    // they are what it needs (TLS, user, cache name, and the region Lambda sets).
-    expect(() => loadConfig({ ...env, AWS_REGION: 'eu-west-1' })).not.toThrow();
+    // What the library needs for IAM: TLS, the user, the cache name, and the region Lambda sets.
+    expect(loadConfig({ ...env, AWS_REGION: 'eu-west-1' })).toMatchObject({ auth: 'iam' });
   });
 
-  test('no IAM: no policy at all', () => {
-    const { template } = userStack();
+  test("auth 'none': no IAM user, no policy at all, no REDIS_AUTH", () => {
+    const { template, cache } = userStack({ auth: 'none' });
+    expect(cache.iamUser).toBeUndefined();
+    expect(environment(template)[ENV_VARS.auth]).toBeUndefined();
     expect(resourcesOf(template, 'AWS::IAM::Policy')).toEqual([]);
   });
 
@@ -153,10 +165,16 @@ describe('RedisPoolConnection', () => {
       code: lambda.Code.fromInline('export const handler = async () => 1;'),
       vpc,
     });
-    const url = { url: 'redis://elsewhere:6379' } as RedisPoolEnvironmentOptions;
-    expect(
-      () => new RedisPoolConnection(stack, 'B', { function: inside, cache, options: url }),
-    ).toThrow(/options\.url comes from the cache/);
+    for (const [key, value] of [
+      ['url', 'redis://elsewhere:6379'],
+      ['auth', 'password'],
+      ['cacheName', 'other'],
+    ]) {
+      const options = { [key as string]: value } as RedisPoolEnvironmentOptions;
+      expect(
+        () => new RedisPoolConnection(stack, `With-${key}`, { function: inside, cache, options }),
+      ).toThrow(`options.${key} comes from the cache`);
+    }
   });
 });
 

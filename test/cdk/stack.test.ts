@@ -483,7 +483,7 @@ describe('context options', () => {
     }
     for (const problem of [
       'cache: expected replication',
-      'auth: expected none',
+      'auth: expected iam',
       'throughputConcurrency: expected',
       'subnetIds: expected at least two',
       'availabilityZones: expected',
