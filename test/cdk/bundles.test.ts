@@ -156,6 +156,25 @@ interface ProxyResult {
   body: string;
 }
 
+/**
+ * Calls health until it answers 200, and returns that answer. A cold start (loading the AWS
+ * SDK, signing, the TLS handshake) may outlast the health check's own 1 s budget on a loaded
+ * machine: such an answer is a 503 with AcquireTimeoutError, and is tried again (at most 5
+ * times). Any other answer fails at once.
+ */
+async function healthy(sim: LambdaSimulator): Promise<ProxyResult> {
+  for (let attempt = 1; ; attempt++) {
+    const report = await sim.invoke(get('/api/v1/health'));
+    const result = report.result as ProxyResult;
+    if (result?.statusCode === 200 || attempt === 5) {
+      expect(result?.statusCode, report.logs.join('\n')).toBe(200);
+      return result;
+    }
+    expect(result?.statusCode, report.logs.join('\n')).toBe(503);
+    expect(JSON.parse(result.body).error?.type).toBe('AcquireTimeoutError');
+  }
+}
+
 describe('the cloud assembly of `npm run synth`', () => {
   test('holds both functions as the manifest bundles them: ESM, minified, source maps', async () => {
     for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
@@ -218,9 +237,7 @@ describe('the cloud assembly of `npm run synth`', () => {
       };
 
       const health = await simulate('health', redisEnv);
-      const healthReport = await health.invoke(get('/api/v1/health'));
-      const healthResult = healthReport.result as ProxyResult;
-      expect(healthResult.statusCode, healthReport.logs.join('\n')).toBe(200);
+      const healthResult = await healthy(health);
       expect(JSON.parse(healthResult.body)).toMatchObject({
         status: 'ok',
         redis: { mode: 'standalone' },
@@ -267,8 +284,7 @@ describe('the cloud assembly of `npm run synth`', () => {
         REDIS_TLS_CA_FILE: redisServer.tls?.caFile ?? '',
       };
       const health = await simulate('health', redisEnv, { templateEnvironment: false });
-      const result = (await health.invoke(get('/api/v1/health'))).result as ProxyResult;
-      expect(result.statusCode).toBe(200);
+      await healthy(health);
       // No authentication: the connection is the server's default user.
       const clients = await redisServer.clientList();
       expect(clients.map((client) => client.user)).toEqual(['default']);
