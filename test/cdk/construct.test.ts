@@ -2,7 +2,7 @@
 // environment it writes is read back by the library's own loadConfig (so the CDK side and the
 // library's configuration contract cannot disagree), the security-group rule, the grant, and
 // the widgets and alarms in the function's metrics namespace.
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -17,7 +17,7 @@ import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { METRIC_NAMES } from '../../src/metrics.js';
 import { DEFAULTS, ENV_VARS } from '../../src/options.js';
-import { type Props, resolveValue, resourcesOf } from './support.js';
+import { type Props, resolveValue, resourcesOf, testApp } from './support.js';
 
 interface Setup {
   serverless?: boolean;
@@ -27,9 +27,7 @@ interface Setup {
 
 /** A user's stack: their VPC and function, our cache and connection. */
 function userStack({ serverless = false, auth, options }: Setup = {}) {
-  // The CDK's CloudFormation schema checks are slow; `npm run synth` (bundles.test.ts) runs them.
-  const app = new App({ builtinCloudFormationValidation: false });
-  const stack = new Stack(app, 'UserStack');
+  const stack = new Stack(testApp(), 'UserStack');
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
   const fn = new lambda.Function(stack, 'Orders', {
     runtime: lambda.Runtime.NODEJS_24_X,
@@ -148,7 +146,7 @@ describe('RedisPoolConnection', () => {
   });
 
   test('refuses a function outside a VPC, and options the cache decides', () => {
-    const stack = new Stack(new App(), 'S');
+    const stack = new Stack(testApp(), 'S');
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
     const cache = new ValkeyCache(stack, 'Cache', { vpc });
     const outside = new lambda.Function(stack, 'Outside', {
@@ -196,7 +194,7 @@ describe('ValkeyCache', () => {
   });
 
   test('refuses a port outside 1024-65535, a port for serverless, and too few replicas', () => {
-    const stack = new Stack(new App(), 'S');
+    const stack = new Stack(testApp(), 'S');
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
     expect(() => new ValkeyCache(stack, 'A', { vpc, port: 80 })).toThrow(/port/);
     expect(() => new ValkeyCache(stack, 'B', { vpc, serverless: true, port: 7000 })).toThrow(
@@ -206,14 +204,14 @@ describe('ValkeyCache', () => {
   });
 
   test('ElastiCache names: lowercase, a letter first, single hyphens, at most 40 characters', () => {
-    const stack = new Stack(new App(), 'A-Very-Long--Stack-Name-That-Goes-On-And-On-And-On');
+    const stack = new Stack(testApp(), 'A-Very-Long--Stack-Name-That-Goes-On-And-On-And-On');
     const deep = new ec2.Vpc(stack, '1Deeply--Nested_Construct-With-A-Long-Id', { natGateways: 0 });
     const name = elastiCacheName(deep);
     expect(name).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
     expect(name.length).toBeLessThanOrEqual(40);
     // Different paths, different names (two stacks in one account and region).
-    const other = new ec2.Vpc(new Stack(new App(), 'Other'), 'Vpc', { natGateways: 0 });
-    const another = new ec2.Vpc(new Stack(new App(), 'Another'), 'Vpc', { natGateways: 0 });
+    const other = new ec2.Vpc(new Stack(testApp(), 'Other'), 'Vpc', { natGateways: 0 });
+    const another = new ec2.Vpc(new Stack(testApp(), 'Another'), 'Vpc', { natGateways: 0 });
     expect(elastiCacheName(other)).not.toBe(elastiCacheName(another));
   });
 });

@@ -5,14 +5,39 @@
  * built-in CloudFormation schema validation (slow; the real `cdk synth` in bundles.test.ts
  * runs it).
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { App, type AppProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll } from 'vitest';
 import { defineApp } from '../../lib/app.js';
 import type { LambdaRedisPoolStack } from '../../lib/stack.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Where this test file's apps write their cloud assemblies; removed after its tests. */
+let outRoot: string | undefined;
+
+// Registered when a test file imports this module, so it runs after that file's tests.
+afterAll(() => {
+  if (outRoot !== undefined) rmSync(outRoot, { recursive: true, force: true });
+  outRoot = undefined;
+});
+
+/**
+ * An App whose cloud assembly goes to a folder removed after the test file (an App without
+ * `outdir` leaves a cdk.out folder in the system's temp dir for every synth), without the CDK's slow
+ * CloudFormation schema checks (`npm run synth` in bundles.test.ts runs them).
+ */
+export function testApp(props: AppProps = {}): App {
+  outRoot ??= mkdtempSync(join(tmpdir(), 'lrp-cdk-test-'));
+  return new App({
+    builtinCloudFormationValidation: false,
+    ...props,
+    outdir: mkdtempSync(join(outRoot, 'out-')),
+  });
+}
 
 /** cdk.json's context: the feature flags `cdk synth` runs the app with. */
 export function cdkJsonContext(): Record<string, unknown> {
@@ -30,9 +55,8 @@ export interface Synthesized {
 
 /** The app for `context` (strings, as `-c key=value` gives them), synthesized without nag. */
 export function synthesize(context: Readonly<Record<string, string>> = {}): Synthesized {
-  const app = new App({
+  const app = testApp({
     context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context },
-    builtinCloudFormationValidation: false,
   });
   const stack = defineApp(app, { nag: false });
   return { app, stack, template: Template.fromStack(stack) };

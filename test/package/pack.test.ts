@@ -307,7 +307,7 @@ ${body}`,
         join(project, file),
         `${imports}
 // (The CDK's CloudFormation schema checks are slow and not what this test is about.)
-const app = new App({ builtinCloudFormationValidation: false });
+const app = new App({ builtinCloudFormationValidation: false, outdir: 'cdk.out.${file}' });
 const stack = new Stack(app, 'Consumer');
 const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
 const fn = new lambda.Function(stack, 'Fn', {
