@@ -381,7 +381,7 @@ export class RedisPool {
    */
   #assign(conn: PooledConnection, exclusive: boolean, fresh: boolean): Grant {
     const validation = fresh ? undefined : this.#validationFor(conn);
-    conn.leases++;
+    conn.addLease();
     if (exclusive) {
       conn.exclusive = true;
     } else {
@@ -637,7 +637,7 @@ export class RedisPool {
   }
 
   async #releaseShared(conn: PooledConnection, error: unknown, destroy = false): Promise<void> {
-    conn.leases = Math.max(0, conn.leases - 1);
+    conn.removeLease();
     if (conn.leases === 0) conn.lastReleasedAt = Date.now();
     // A shared connection switched to another db or to subscriber mode would misroute every
     // other lease's commands: it goes at once.
@@ -816,7 +816,7 @@ export class RedisPool {
 
   /** Gives back the lease count taken by #assign when the acquirer gives up. */
   #undoLease(conn: PooledConnection): void {
-    conn.leases = Math.max(0, conn.leases - 1);
+    conn.removeLease();
     if (conn.exclusive && conn.leases === 0) {
       conn.exclusive = false;
       this.#makeAvailable(conn);
