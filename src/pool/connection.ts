@@ -55,10 +55,9 @@ export interface Connection {
    */
   isTainted(db: number): boolean;
   /**
-   * Several leases in flight (`true`): each turn of the event loop's commands go out in one
-   * write. One or none (`false`): each command is written at once, as soon as that is safe for
-   * the order of commands already waiting for the batch. Optional: a connection that does not
-   * batch writes every command at once.
+   * Several leases in flight (`true`): the commands of one tick go out in one write. One or
+   * none (`false`): each command is written at once. Optional: a connection that does not batch
+   * writes every command at once.
    */
   batch?(on: boolean): void;
   /** Closes at once; commands in flight fail (ConnectionLostError). */
@@ -182,25 +181,10 @@ class IoredisConnection implements Connection {
     return undone.every((r) => r.status === 'fulfilled' || isRefusedCommand(r.reason));
   }
 
-  /**
-   * ioredis's auto-pipelining, switched per connection: `shouldUseAutoPipelining` reads
-   * `options.enableAutoPipelining` for every command, so the switch takes effect with the next
-   * one. A batch goes out at `setImmediate` through Pipeline#exec, which hands each command to
-   * `sendCommand` (the supervisor's checks and ConnectionLostError included). Switching off
-   * waits until no batch is queued: a command written at once would overtake the commands
-   * of the same lease still waiting in it. Commands inside MULTI and pipelines are never
-   * auto-pipelined (ioredis), nor are AUTH, SELECT, SUBSCRIBE, CLIENT... Cluster clients are
-   * left as they are (their batches are per slot and per node).
-   */
+  /** See ConnectionSupervisor#batch: standalone connections only (Cluster has no supervisor). */
   batch(on: boolean): void {
-    if (this.client.isCluster || this.#batching === on) return;
-    const redis = this.client as Redis;
-    if (!on && redis.autoPipelineQueueSize > 0) return;
-    this.#batching = on;
-    redis.options.enableAutoPipelining = on;
+    this.supervisor?.batch(on);
   }
-
-  #batching = false;
 
   isTainted(db: number): boolean {
     if (this.client.isCluster) return false;

@@ -1,8 +1,8 @@
 /**
  * The shared connection batches the commands of a turn of the event loop into one write while
  * several leases are in flight, and writes each command at once while one is; against a real
- * redis-server. Writes are counted on the client's socket (its `write` calls, counted and
- * passed on unchanged): how many chunks reach the server would depend on TCP coalescing.
+ * redis-server. Writes are counted on the client's socket (its flushes, counted and passed on
+ * unchanged): how many chunks reach the server would depend on TCP coalescing.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
@@ -22,15 +22,26 @@ function poolFor(url: string): RedisPool {
   return pool;
 }
 
-/** Counts the writes into the client's socket from now on. */
+/**
+ * Counts the socket's flushes from now on: each is one write system call (`_write` for one
+ * chunk, `_writev` for the chunks gathered while corked), called through unchanged.
+ */
 function countWrites(redis: Redis): () => number {
-  const stream = redis.stream;
-  const write = stream.write;
+  const stream = redis.stream as Redis['stream'] & {
+    _write: (...args: unknown[]) => void;
+    _writev: (...args: unknown[]) => void;
+  };
+  const write = stream._write;
+  const writev = stream._writev;
   let writes = 0;
-  stream.write = ((...args: Parameters<typeof write>) => {
+  stream._write = (...args: unknown[]) => {
     writes++;
-    return write.apply(stream, args);
-  }) as typeof write;
+    write.apply(stream, args);
+  };
+  stream._writev = (...args: unknown[]) => {
+    writes++;
+    writev.apply(stream, args);
+  };
   return () => writes;
 }
 
@@ -84,8 +95,8 @@ test("a lease's commands keep their order when the batching stops under them", a
   const redis = a.redis as Redis;
   const key = 'batching-test:order';
   const first = redis.set(key, 'first'); // batched: two leases in flight
-  await b.release(); // one lease left, with its SET still waiting for the batch
-  const second = redis.set(key, 'second'); // must not overtake the first
+  await b.release(); // one lease left; its SET may still wait for the tick's write
+  const second = redis.set(key, 'second'); // written at once, must not overtake the first
   await Promise.all([first, second]);
   expect(await redis.get(key)).toBe('second');
   await redis.del(key);
