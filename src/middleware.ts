@@ -47,7 +47,7 @@ export function withRedisPool<
     const invocation = runner.start(context);
     let result: TResult;
     try {
-      attachClient(context, await invocation.acquire());
+      attachClient(context, invocation.acquireNow() ?? (await invocation.acquire()));
       result = await early.race(
         handler(event, context as RedisContext<RedisClientFor<TOptions>>),
         invocation.lambdaDeadline,

@@ -219,6 +219,15 @@ export class RedisPool {
   }
 
   /**
+   * A shared lease at once, when one can be had without waiting: the shared connection is open
+   * and due for no check (see `acquire`). Otherwise undefined, and `acquire()` is the way. For
+   * callers that count microseconds per invocation (the wrappers); the lease is the same.
+   */
+  acquireNow(): Lease | undefined {
+    return this.#closed ? undefined : this.#leaseSharedNow();
+  }
+
+  /**
    * Runs `fn` with a leased client and always hands the lease back: acquire, work and release
    * in one call, for code that would otherwise pair `acquire()` with `release()` in a `finally`.
    *
@@ -266,7 +275,7 @@ export class RedisPool {
   async warm(): Promise<void> {
     if (this.#closed) throw new PoolClosedError();
     const grant = await this.#acquireConnection(this.#request(false, undefined));
-    await this.#releaseShared(grant.conn, undefined);
+    this.#releaseShared(grant.conn, undefined);
   }
 
   stats(): PoolStats {
@@ -656,12 +665,14 @@ export class RedisPool {
   }
 
   /** What every lease's release and destroy call: one function per pool, not per lease. */
-  readonly #releaseLease: ReleaseLease = (conn, exclusive, error, destroy, deadline) =>
-    exclusive
-      ? this.#releaseExclusive(conn, error, destroy, deadline)
-      : this.#releaseShared(conn, error, destroy);
+  readonly #releaseLease: ReleaseLease = (conn, exclusive, error, destroy, deadline) => {
+    if (exclusive) return this.#releaseExclusive(conn, error, destroy, deadline);
+    this.#releaseShared(conn, error, destroy);
+    return RELEASED;
+  };
 
-  async #releaseShared(conn: PooledConnection, error: unknown, destroy = false): Promise<void> {
+  /** Synchronous: a shared release has nothing to wait for. */
+  #releaseShared(conn: PooledConnection, error: unknown, destroy = false): void {
     conn.removeLease();
     if (conn.leases === 0) conn.lastReleasedAt = Date.now();
     // A shared connection switched to another db or to subscriber mode would misroute every
@@ -885,6 +896,9 @@ export class RedisPool {
     return new AcquireTimeoutError(`Timed out ${what} (acquire deadline reached)`, waited);
   }
 }
+
+/** What a shared release returns: it has nothing to wait for. */
+const RELEASED: Promise<void> = Promise.resolve();
 
 type ReleaseLease = (
   conn: PooledConnection,
