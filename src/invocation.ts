@@ -250,6 +250,19 @@ export class Invocation {
     private readonly marginMs: number,
   ) {}
 
+  /**
+   * The shared lease at once when it needs no wait (see RedisPool#acquireNow), its metrics
+   * recorded as acquire() records them; undefined otherwise: then call acquire().
+   */
+  acquireNow(): RedisClient | undefined {
+    if (this.runner.options.exclusive) return undefined;
+    const lease = this.runner.pool.acquireNow();
+    if (!lease) return undefined;
+    this.#lease = lease;
+    this.#measure(lease.acquireMs);
+    return lease.redis;
+  }
+
   /** Leases a connection within the invocation's deadline (less the margin). */
   async acquire(): Promise<RedisClient> {
     const started = Date.now();
@@ -280,14 +293,13 @@ export class Invocation {
     return this.#ended;
   }
 
-  async #finish(error: unknown, abandoned = false): Promise<void> {
-    try {
-      // A dedicated connection whose handler may still run is never handed to another one.
-      if (abandoned && this.#lease?.exclusive) await this.#lease.destroy();
-      else await this.#lease?.release(error);
-    } finally {
-      this.runner.finished(this, this.#record);
-    }
+  #finish(error: unknown, abandoned = false): Promise<void> {
+    const lease = this.#lease;
+    // A dedicated connection whose handler may still run is never handed to another one.
+    const released = abandoned && lease?.exclusive ? lease.destroy() : lease?.release(error);
+    if (released) return released.finally(() => this.runner.finished(this, this.#record));
+    this.runner.finished(this, this.#record);
+    return Promise.resolve();
   }
 
   #measure(elapsedMs: number): void {

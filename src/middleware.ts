@@ -15,7 +15,6 @@ import {
 } from './invocation.js';
 import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
-import { withTimeout } from './pool/timeout.js';
 import { redactSecrets } from './redact.js';
 
 /** What withRedisPool() returns: an async Lambda handler, and the pool it leases from. */
@@ -43,15 +42,15 @@ export function withRedisPool<
 ): RedisPoolHandler<TEvent, TResult> {
   const runner = new InvocationRunner(resolveOptions(options, 'withRedisPool'));
   const { timeoutEarlyMs } = runner.options;
+  const early = new EarlyTimeouts(timeoutEarlyMs);
   const wrapped = async (event: TEvent, context: LambdaContext): Promise<TResult> => {
     const invocation = runner.start(context);
     let result: TResult;
     try {
-      attachClient(context, await invocation.acquire());
-      result = await untilEarlyTimeout(
+      attachClient(context, invocation.acquireNow() ?? (await invocation.acquire()));
+      result = await early.race(
         handler(event, context as RedisContext<RedisClientFor<TOptions>>),
         invocation.lambdaDeadline,
-        timeoutEarlyMs,
       );
     } catch (error) {
       await invocation.end(error);
@@ -65,8 +64,84 @@ export function withRedisPool<
   return Object.freeze(Object.assign(wrapped, { pool: runner.pool }));
 }
 
-/** Settles like `work`, or rejects with DeadlineError `marginMs` before `deadline`. */
-function untilEarlyTimeout<T>(work: Promise<T>, deadline: number, marginMs: number): Promise<T> {
-  if (marginMs <= 0) return work;
-  return withTimeout(work, deadline - marginMs - Date.now(), () => new DeadlineError(marginMs));
+/**
+ * The early timeouts of one wrapper's invocations, all on one timer: armed for the earliest
+ * deadline among the invocations running, and left armed (unreferenced, so it keeps no process
+ * alive) when none is. Lambda's deadlines come in order, each later than the last, so an
+ * invocation usually finds the timer armed for an earlier one and costs no timer call of its
+ * own; when the timer fires, the invocations whose time is up are answered, and it is armed
+ * again for the next. Each is answered `marginMs` before its deadline, as with a timer each.
+ */
+class EarlyTimeouts {
+  readonly #marginMs: number;
+  readonly #running = new Set<EarlyTimeout>();
+  #timer: NodeJS.Timeout | undefined;
+  /** Epoch ms the timer is armed for; Infinity when it is not. */
+  #firesAt = Number.POSITIVE_INFINITY;
+
+  constructor(marginMs: number) {
+    this.#marginMs = marginMs;
+  }
+
+  /** Settles like `work`, or rejects with DeadlineError `marginMs` before `deadline`. */
+  race<T>(work: Promise<T>, deadline: number): Promise<T> {
+    if (this.#marginMs <= 0) return work;
+    return new Promise<T>((resolve, reject) => {
+      const entry = new EarlyTimeout(deadline - this.#marginMs, reject as (error: Error) => void);
+      this.#add(entry);
+      work.then(
+        (value) => {
+          if (this.#remove(entry)) resolve(value);
+        },
+        (error: unknown) => {
+          if (this.#remove(entry)) reject(error);
+        },
+      );
+    });
+  }
+
+  #add(entry: EarlyTimeout): void {
+    this.#running.add(entry);
+    if (entry.at < this.#firesAt) this.#arm(entry.at);
+    else this.#timer?.ref();
+  }
+
+  /** False when the time was up first (the invocation was answered already). */
+  #remove(entry: EarlyTimeout): boolean {
+    if (!this.#running.delete(entry)) return false;
+    if (this.#running.size === 0) this.#timer?.unref();
+    return true;
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#firesAt = at;
+    // setTimeout fires at once beyond 2^31 - 1 ms; an earlier firing just arms it again.
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#fire(), delay);
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#firesAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.#running) {
+      if (entry.at <= now) {
+        this.#running.delete(entry);
+        entry.reject(new DeadlineError(this.#marginMs));
+      } else if (entry.at < next) {
+        next = entry.at;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+  }
+}
+
+/** One invocation's early timeout: when it is due, and how to answer the invocation then. */
+class EarlyTimeout {
+  constructor(
+    readonly at: number,
+    readonly reject: (error: Error) => void,
+  ) {}
 }

@@ -99,7 +99,7 @@ export function redisPool<const TOptions extends RedisPoolHandlerOptions = NoOpt
       const cleanup: Cleanup = (req) => invocation.end(redactSecrets(req.error));
       // Stored before the acquire, so a failed acquire (which goes to onError) still flushes.
       request.internal[CLEANUP_KEY] = cleanup;
-      attachClient(request.context, await invocation.acquire());
+      attachClient(request.context, invocation.acquireNow() ?? (await invocation.acquire()));
     },
     after: cleanupRedisPool,
     onError: cleanupRedisPool,

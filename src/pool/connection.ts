@@ -54,6 +54,12 @@ export interface Connection {
    * of every other lease on it: another db, or subscriber mode.
    */
   isTainted(db: number): boolean;
+  /**
+   * Several leases in flight (`true`): the commands of one tick go out in one write. One or
+   * none (`false`): each command is written at once. Optional: a connection that does not batch
+   * writes every command at once.
+   */
+  batch?(on: boolean): void;
   /** Closes at once; commands in flight fail (ConnectionLostError). */
   destroy(): void;
   /**
@@ -173,6 +179,11 @@ class IoredisConnection implements Connection {
       redis.call('CLIENT', 'TRACKING', 'OFF'),
     ]);
     return undone.every((r) => r.status === 'fulfilled' || isRefusedCommand(r.reason));
+  }
+
+  /** See ConnectionSupervisor#batch: standalone connections only (Cluster has no supervisor). */
+  batch(on: boolean): void {
+    this.supervisor?.batch(on);
   }
 
   isTainted(db: number): boolean {

@@ -35,6 +35,18 @@ export class PooledConnection {
     return this.alive && this.connection.ready;
   }
 
+  /** One more lease: with several in flight, their commands are batched (Connection#batch). */
+  addLease(): void {
+    this.leases++;
+    if (this.leases === 2) this.connection.batch?.(true);
+  }
+
+  /** One lease fewer: with one or none left, commands are written at once again. */
+  removeLease(): void {
+    this.leases = Math.max(0, this.leases - 1);
+    if (this.leases <= 1) this.connection.batch?.(false);
+  }
+
   idleFor(now: number): number {
     return this.leases > 0 ? 0 : now - this.lastReleasedAt;
   }

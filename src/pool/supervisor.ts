@@ -6,8 +6,8 @@
  * writeable and enableOfflineQueue options is false`, `Command aborted due to connection close`).
  *
  * It hooks two places, both on this client only: its `sendCommand` (every command, pipelines
- * and MULTI included, passes there) refuses a command the connection cannot carry and starts the
- * silence watch; and the socket's 'close', heard before ioredis's own handler fails the commands
+ * and MULTI included, passes there) refuses a command the connection cannot carry, starts the
+ * silence watch and, while batching, corks the socket for the rest of the tick; and the socket's 'close', heard before ioredis's own handler fails the commands
  * in flight, turns their rejections into ConnectionLostError. Nothing is allocated per command.
  */
 import type { Command, Redis } from 'ioredis';
@@ -23,6 +23,13 @@ export class ConnectionSupervisor {
   #lost = false;
   /** Why, when something said so: a socket error, or the silence. */
   #cause: Error | undefined;
+  /** Several leases in flight: a tick's commands are written together (see batch()). */
+  #batching = false;
+  #corked = false;
+  readonly #uncork = () => {
+    this.#corked = false;
+    this.#redis.stream.uncork();
+  };
 
   constructor(redis: Redis, commandTimeoutMs: number) {
     this.#redis = redis;
@@ -35,6 +42,7 @@ export class ConnectionSupervisor {
     const send: SendCommand = redis.sendCommand;
     redis.sendCommand = (command, writeStream) => {
       if (!this.usable) return this.#refuse(command);
+      if (this.#batching && !this.#corked) this.#cork();
       const reply = send.call(redis, command, writeStream);
       this.#silence.watch();
       return reply;
@@ -60,6 +68,23 @@ export class ConnectionSupervisor {
       !stream.readableEnded &&
       !stream.destroyed
     );
+  }
+
+  /**
+   * While on, the first command of a tick corks the socket and the end of the tick (after the
+   * promise continuations that issue the other leases' commands) uncorks it: the tick's commands
+   * leave in one writev, as node-redis does. They are written to the socket in the order they
+   * were sent, each in ioredis's command queue at once, so replies and ordering are as without
+   * batching. Off (one lease in flight), each command is written at once: no wait for the tick.
+   */
+  batch(on: boolean): void {
+    this.#batching = on;
+  }
+
+  #cork(): void {
+    this.#corked = true;
+    this.#redis.stream.cork();
+    process.nextTick(this.#uncork);
   }
 
   /** The connection is closing for good (destroy, QUIT): no more silence verdicts. */

@@ -303,6 +303,41 @@ describe('withRedisPool', () => {
     }
   });
 
+  it("answers each of concurrent invocations at its own early timeout, the shortest first, with one handler's timer", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const running = gate();
+    const handler = withRedisPool(
+      async (event: { hang: boolean }, context: RedisContext) => {
+        await context.redis.ping();
+        if (event.hang) await running.wait;
+        return 'done';
+      },
+      { pool: options, timeoutEarlyMs: EARLY_MS },
+    );
+    await handler.pool.warm();
+    try {
+      const { result } = await captureStdout(async () => {
+        // Ends at once, leaving the wrapper's timer armed for its (later) deadline.
+        expect(await handler({ hang: false }, lambdaContext(2 * BUDGET_MS))).toBe('done');
+        const long = handler({ hang: true }, lambdaContext(2 * BUDGET_MS)).catch((e: unknown) => e);
+        // Due before everything armed so far: the timer must be brought forward for it.
+        const short = handler({ hang: true }, lambdaContext(BUDGET_MS)).catch((e: unknown) => e);
+        expect(await settlesBefore(short, BUDGET_MS), 'short answered in time').toBe(true);
+        expect(await settlesBefore(long, 0), 'long not answered with short').toBe(false);
+        // The timer, having fired for short, must be armed again for long.
+        expect(await settlesBefore(long, 2 * BUDGET_MS), 'long answered in time').toBe(true);
+        return Promise.all([short, long]);
+      });
+      for (const outcome of result) {
+        expect((outcome as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      }
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
+  });
+
   it('after an early timeout, an exclusive connection the handler may still use is destroyed', async () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
