@@ -1,6 +1,7 @@
 /**
- * Cold start: each function bundled the way a deployment bundles it (the manifest's BUNDLING:
- * one minified ESM file, the AWS SDK external), its size raw and gzipped, and how long a fresh
+ * Cold start: each function bundled the way a deployment bundles it (the manifest's BUNDLING,
+ * which lib/stack.ts hands to the CDK's NodejsFunction: one minified ESM file, the AWS SDK
+ * external), its size raw and gzipped, and how long a fresh
  * `node` takes to import it, against a handler that only imports ioredis.
  */
 import { spawn } from 'node:child_process';

@@ -12,6 +12,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { BUNDLING } from '../functions/manifest.js';
 import { benchColdStart, type ColdStartResult, MAX_BUNDLE_RATIO } from './cold-start.js';
 import {
   benchOverhead,
@@ -378,7 +379,7 @@ function overheadTable(r: OverheadResult): Table {
 function coldStartTable(r: ColdStartResult): Table {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return {
-    title: `Cold start: esbuild bundle (esm, node22, minified, @aws-sdk/* external); import in a fresh node, median of ${r.settings.imports}`,
+    title: `Cold start: esbuild bundle with the manifest's BUNDLING, as the CDK stack's NodejsFunction builds it (${BUNDLING.format}, ${BUNDLING.target}, minified, @aws-sdk/* external); import in a fresh node, median of ${r.settings.imports}`,
     head: [
       'bundle',
       'size',
