@@ -15,11 +15,8 @@
  *   function, bundled, in AWS's Runtime Interface Client, frozen between invocations.
  * - The redis-servers, the pool, the HTTP calls and the SDK are real.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseDrillArgs, UsageError } from '../../cli/failover-drill-args.js';
 import { confirm } from '../../cli/failover-drill-confirm.js';
@@ -36,8 +33,7 @@ import { type LocalApi, startLocalApi } from '../../local/api-server.js';
 import { type ElastiCacheApi, startElastiCacheApi } from '../helpers/elasticache-api.js';
 import { freePort, type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { type Run, runCli } from './run-cli.js';
 
 // ---- the timeline, from recorded calls ---------------------------------------------------
 
@@ -396,32 +392,12 @@ describe('the command line', () => {
 
 // ---- the real command against the stand-ins ------------------------------------------------
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** What `npm run failover-drill` runs (tsx), stdin not a terminal, AWS pointed at the stand-in. */
-async function runDrill(args: string[], env: Record<string, string>): Promise<Run> {
+function runDrill(args: string[], env: Record<string, string>): Promise<Run> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/failover-drill.ts', ...args], {
-    cwd: ROOT,
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
+  return runCli(args, { ...inherited, ...env }, 'cli/failover-drill.ts');
 }
 
 const GROUP = 'orders';

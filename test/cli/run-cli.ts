@@ -1,4 +1,4 @@
-/** Runs the throughput CLI as a user does (a child process), and collects what it printed. */
+/** Runs a CLI (the throughput CLI by default) as a user does (a child process), and collects what it printed. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +11,15 @@ export interface Run {
   stderr: string;
 }
 
-/** What `npm run throughput` runs (tsx), without npm's and npx's own start-up on top: on a
- * loaded machine every process start costs seconds. `env` replaces the inherited environment. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/throughput.ts', ...args], {
+/** What `npm run throughput` (or another CLI's script) runs (tsx), without npm's and npx's own
+ * start-up on top: on a loaded machine every process start costs seconds. `env` replaces the
+ * inherited environment. */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  script = 'cli/throughput.ts',
+): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
