@@ -8,7 +8,8 @@
  * Exit status: 0 passed; 1 failed or could not run; 2 bad options, or no terminal to confirm on
  * and no --yes.
  */
-import { type ParsedDrillArgs, parseDrillArgs, USAGE, UsageError } from './failover-drill-args.js';
+import { readCommandLine } from './command-line.js';
+import { parseDrillArgs, USAGE } from './failover-drill-args.js';
 import { confirm } from './failover-drill-confirm.js';
 import { refusal } from './failover-drill-follow.js';
 import { drillJson, formatDrill } from './failover-drill-format.js';
@@ -19,19 +20,8 @@ import { redactUrl } from './throughput-client.js';
 const log = (line: string) => process.stderr.write(`failover-drill: ${line}\n`);
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: ParsedDrillArgs;
-  try {
-    parsed = parseDrillArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const options = parsed;
+  const options = readCommandLine(parseDrillArgs, argv, USAGE);
+  if (typeof options === 'number') return options;
   // Decided before anything is asked of AWS: a script without --yes learns it at once.
   if (!options.yes && !process.stdin.isTTY) {
     log(

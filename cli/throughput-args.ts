@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { LIMITS, OPS, type Op, type ThroughputParams } from '../functions/throughput-contract.js';
 import { parseApiGatewayHost } from './api-gateway.js';
+import { UsageError } from './command-line.js';
 
 /** The throughput route below the API's base (on API Gateway, below the stage). */
 export const THROUGHPUT_PATH = '/api/v1/test/redis';
@@ -32,10 +33,7 @@ export interface CliOptions {
 
 export type ParsedArgs = { readonly help: true } | CliOptions;
 
-/** A command line that cannot run; the message names what was wrong. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 const seconds = (ms: number) => `${ms / 1000} s`;
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+
 /**
  * redis-pool-throughput: runs the Redis throughput test of a throughput endpoint (by default
  * the local one of `npm start`) and prints its results as a table, or as JSON with --json.
@@ -7,24 +8,15 @@
  * credentials were found, 2 bad options.
  */
 
+import { readCommandLine } from './command-line.js';
 import { startProgress } from './progress.js';
-import { parseCliArgs, USAGE, UsageError } from './throughput-args.js';
+import { parseCliArgs, USAGE } from './throughput-args.js';
 import { callThroughput } from './throughput-client.js';
 import { formatReport } from './throughput-format.js';
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseCliArgs>;
-  try {
-    parsed = parseCliArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = readCommandLine(parseCliArgs, argv, USAGE);
+  if (typeof parsed === 'number') return parsed;
   const { params, json } = parsed;
   const label = `${params.op} x ${params.concurrency} for ${params.durationMs} ms`;
   const progress = startProgress(params.durationMs, label);
