@@ -463,6 +463,9 @@ describe.each(DISCOVERY_VARIANTS)('-c discovery=true: $name', (variant) => {
     const endpointSg = logicalId(s, endpoint.securityGroup);
     const functionsSg = logicalId(s, s.stack.functionsSecurityGroup);
     expect(vpce.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [endpointSg, 'GroupId'] }]);
+    // Not open to the VPC's address range: no inline rule on the endpoint's security group.
+    const endpointGroup = s.template.toJSON().Resources[endpointSg].Properties as Props;
+    expect(endpointGroup.SecurityGroupIngress ?? []).toEqual([]);
 
     // HTTPS from the functions' security group into the endpoint's, and out of theirs to it.
     const rules = (type: string, groupOf: (r: Props) => unknown) =>
