@@ -31,6 +31,11 @@ export interface DeploySettings {
   readonly alarmTopicArn: string | undefined;
   /** The throughput function's reserved concurrency. */
   readonly throughputConcurrency: number;
+  /**
+   * The functions find the cache by name (no REDIS_URL) through an ElastiCache interface VPC
+   * endpoint in their subnets. Default false: the endpoint in REDIS_URL, no VPC endpoint.
+   */
+  readonly discovery: boolean;
 }
 
 /** Every context key the app reads, with what it accepts (for errors and the README). */
@@ -43,6 +48,7 @@ export const CONTEXT_KEYS = {
   availabilityZones: 'comma-separated AZ of each subnet, in the same order',
   alarmTopicArn: 'an SNS topic ARN the alarms notify',
   throughputConcurrency: 'the throughput function reserved concurrency (a positive integer)',
+  discovery: 'false (default) or true: find the cache by name through an ElastiCache VPC endpoint',
 } as const;
 
 type ContextKey = keyof typeof CONTEXT_KEYS;
@@ -56,7 +62,8 @@ export function readSettings(context: ContextReader): DeploySettings {
   const text = (key: ContextKey): string | undefined => {
     const value = context(key);
     if (value === undefined || value === null || value === '') return undefined;
-    if (typeof value === 'string' || typeof value === 'number') return String(value).trim();
+    // cdk.json's context may hold numbers and booleans; `-c key=value` gives strings.
+    if (['string', 'number', 'boolean'].includes(typeof value)) return String(value).trim();
     problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(value)}`);
     return undefined;
   };
@@ -91,6 +98,7 @@ export function readSettings(context: ContextReader): DeploySettings {
     vpc: readVpc(text, problems),
     alarmTopicArn: matching('alarmTopicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/),
     throughputConcurrency: concurrency ?? 1,
+    discovery: oneOf('discovery', ['true', 'false'] as const, 'false') === 'true',
   };
   if (problems.length > 0) {
     throw new Error(`Invalid context for the CDK app:\n  ${problems.join('\n  ')}`);

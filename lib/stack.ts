@@ -15,7 +15,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { RedisPoolConnection, ValkeyCache } from 'lambda-redis-pool/cdk';
+import { ElastiCacheApiEndpoint, RedisPoolConnection, ValkeyCache } from 'lambda-redis-pool/cdk';
 import {
   BUNDLING,
   FUNCTIONS,
@@ -40,6 +40,8 @@ export class LambdaRedisPoolStack extends Stack {
   readonly functions: Readonly<Record<FunctionKey, nodejs.NodejsFunction>>;
   readonly connections: Readonly<Record<FunctionKey, RedisPoolConnection>>;
   readonly functionsSecurityGroup: ec2.SecurityGroup;
+  /** With `-c discovery=true`: the ElastiCache API's interface endpoint the functions ask. */
+  readonly elastiCacheApi: ElastiCacheApiEndpoint | undefined;
   readonly api: Api;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: readonly cloudwatch.Alarm[];
@@ -66,6 +68,15 @@ export class LambdaRedisPoolStack extends Stack {
       allowAllOutbound: false,
     });
 
+    // Isolated subnets reach no AWS API: discovery goes through an interface endpoint there.
+    this.elastiCacheApi = settings.discovery
+      ? new ElastiCacheApiEndpoint(this, 'ElastiCacheApi', {
+          vpc: this.network.vpc,
+          subnets: this.network.subnets,
+        })
+      : undefined;
+    const discovery = this.elastiCacheApi && { endpoint: this.elastiCacheApi };
+
     const functions = {} as Record<FunctionKey, nodejs.NodejsFunction>;
     const connections = {} as Record<FunctionKey, RedisPoolConnection>;
     for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
@@ -79,6 +90,7 @@ export class LambdaRedisPoolStack extends Stack {
       connections[key] = new RedisPoolConnection(this, `${definition.name}Redis`, {
         function: fn,
         cache: this.cache,
+        ...(discovery === undefined ? {} : { discovery }),
       });
     }
     this.functions = functions;

@@ -4,10 +4,13 @@
  * library's configuration contract (REDIS_URL and friends, from the same option table the
  * library reads), `elasticache:Connect` is granted on exactly the cache and its user when the
  * cache uses IAM, and the pool's metrics (METRIC_NAMES, in the function's namespace) become
- * dashboard widgets and alarms.
+ * dashboard widgets and alarms. With `discovery`, the function finds the cache by name at run
+ * time instead (no REDIS_URL), with the Describe permission on exactly that cache and, when
+ * given one, a way through the ElastiCache API's interface VPC endpoint.
  */
 
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Duration } from 'aws-cdk-lib/core';
@@ -15,6 +18,7 @@ import { Construct } from 'constructs';
 import { METRIC_DIMENSION, METRIC_NAMES } from '../metrics.js';
 import { DEFAULTS, ENV_VARS, type RedisPoolOptions } from '../options.js';
 import type { RedisPoolCache } from './cache.js';
+import { ELASTICACHE_API_PORT } from './endpoint.js';
 
 /**
  * Pool options for the function's environment. Where the cache is and how to authenticate
@@ -33,6 +37,26 @@ export interface RedisPoolConnectionProps {
   readonly options?: RedisPoolEnvironmentOptions;
   /** Create the pool's alarms (acquire errors, acquire latency). Default true. */
   readonly alarms?: boolean;
+  /**
+   * Find the cache by name at run time (`REDIS_CACHE_NAME` without `REDIS_URL`): the pool asks
+   * ElastiCache for the endpoint, TLS and cluster mode once per execution environment, so a
+   * replaced cache is found again without a redeploy. The function's role gets
+   * `elasticache:DescribeReplicationGroups` (or `DescribeServerlessCaches`) on this cache only.
+   * The function must reach the ElastiCache API: through NAT, or an interface VPC endpoint
+   * (`endpoint`). Default false: the endpoint is fixed at deploy time in `REDIS_URL`, no API
+   * call, nothing more to pay for.
+   */
+  readonly discovery?: boolean | RedisPoolDiscoveryProps;
+}
+
+export interface RedisPoolDiscoveryProps {
+  /**
+   * The ElastiCache API's interface VPC endpoint the function calls through: an
+   * `ElastiCacheApiEndpoint`, or one you have (`ec2.InterfaceVpcEndpoint` and its imports are
+   * connectable). Its security group is made to admit the function's on 443. Omit it when the
+   * function's subnets reach the API another way (a NAT gateway).
+   */
+  readonly endpoint?: ec2.IConnectable;
 }
 
 /** How long each alarm looks at its metric. */
@@ -62,8 +86,27 @@ export class RedisPoolConnection extends Construct {
 
     fn.connections.allowTo(cache, cache.ports, 'Valkey from the pool');
 
-    this.environment = redisPoolEnvironment(cache, options);
+    const discovery = props.discovery ?? false;
+    this.environment = redisPoolEnvironment(cache, options, discovery !== false);
     for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
+    if (discovery !== false) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          // Both actions accept the cache's ARN as their resource: the role can describe this
+          // cache and no other.
+          actions: [
+            cache.serverless
+              ? 'elasticache:DescribeServerlessCaches'
+              : 'elasticache:DescribeReplicationGroups',
+          ],
+          resources: [cache.cacheArn],
+        }),
+      );
+      const endpoint = discovery === true ? undefined : discovery.endpoint;
+      if (endpoint !== undefined) {
+        fn.connections.allowTo(endpoint, ELASTICACHE_API_PORT, 'ElastiCache API for discovery');
+      }
+    }
 
     if (cache.iamUser !== undefined) {
       fn.addToRolePolicy(
@@ -167,21 +210,25 @@ const FROM_THE_CACHE = ['url', 'cluster', 'auth', 'user', 'cacheName', 'serverle
 
 /**
  * The function's REDIS_* variables for `cache`, as the library reads them: the TLS URL of the
- * cache's endpoint, cluster mode, the cache's name and kind, IAM authentication when the cache
- * has an IAM user, and each option in `options` under its own variable.
+ * cache's endpoint and cluster mode (unless `discovery`: the pool then asks ElastiCache for
+ * both), the cache's name and kind, IAM authentication when the cache has an IAM user, and
+ * each option in `options` under its own variable.
  */
 export function redisPoolEnvironment(
   cache: RedisPoolCache,
   options: RedisPoolEnvironmentOptions = {},
+  discovery = false,
 ): Record<string, string> {
-  const env: Record<string, string> = {
-    // ElastiCache encrypts in transit here (the replication group requires it, serverless
-    // always does): rediss://.
-    [ENV_VARS.url]: `rediss://${cache.host}:${cache.port}`,
-    [ENV_VARS.cluster]: String(cache.clusterMode),
-    [ENV_VARS.cacheName]: cache.cacheName,
-    [ENV_VARS.serverless]: String(cache.serverless),
-  };
+  const env: Record<string, string> = discovery
+    ? {}
+    : {
+        // ElastiCache encrypts in transit here (the replication group requires it, serverless
+        // always does): rediss://.
+        [ENV_VARS.url]: `rediss://${cache.host}:${cache.port}`,
+        [ENV_VARS.cluster]: String(cache.clusterMode),
+      };
+  env[ENV_VARS.cacheName] = cache.cacheName;
+  env[ENV_VARS.serverless] = String(cache.serverless);
   if (cache.iamUser !== undefined) {
     // A token signed with the function's role for each connection: no password anywhere.
     env[ENV_VARS.auth] = 'iam';

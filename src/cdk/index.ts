@@ -5,6 +5,11 @@
  *   const cache = new ValkeyCache(this, 'Cache', { vpc });
  *   const link = new RedisPoolConnection(this, 'Redis', { function: fn, cache });
  *   dashboard.addWidgets(...link.widgets(), ...cache.widgets());
+ *
+ * Discovery by cache name from isolated subnets (one endpoint per VPC, shared):
+ *
+ *   const endpoint = new ElastiCacheApiEndpoint(this, 'ElastiCacheApi', { vpc });
+ *   new RedisPoolConnection(this, 'Redis', { function: fn, cache, discovery: { endpoint } });
  */
 export {
   type CacheAuth,
@@ -17,6 +22,12 @@ export {
 export {
   RedisPoolConnection,
   type RedisPoolConnectionProps,
+  type RedisPoolDiscoveryProps,
   type RedisPoolEnvironmentOptions,
   redisPoolEnvironment,
 } from './connection.js';
+export {
+  ELASTICACHE_API_PORT,
+  ElastiCacheApiEndpoint,
+  type ElastiCacheApiEndpointProps,
+} from './endpoint.js';

@@ -8,8 +8,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   ELASTICACHE_MAX_CLIENTS,
+  ElastiCacheApiEndpoint,
   elastiCacheName,
   RedisPoolConnection,
+  type RedisPoolConnectionProps,
   type RedisPoolEnvironmentOptions,
   ValkeyCache,
 } from 'lambda-redis-pool/cdk';
@@ -17,16 +19,18 @@ import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { METRIC_NAMES } from '../../src/metrics.js';
 import { DEFAULTS, ENV_VARS } from '../../src/options.js';
-import { type Props, resolveValue, resourcesOf, testApp } from './support.js';
+import { onlyResource, type Props, resolveValue, resourcesOf, testApp } from './support.js';
 
 interface Setup {
   serverless?: boolean;
   auth?: 'iam' | 'none';
   options?: RedisPoolEnvironmentOptions;
+  /** The connection's `discovery`; `endpoint` creates an ElastiCacheApiEndpoint for it. */
+  discovery?: boolean | 'endpoint' | ((stack: Stack) => RedisPoolConnectionProps['discovery']);
 }
 
 /** A user's stack: their VPC and function, our cache and connection. */
-function userStack({ serverless = false, auth, options }: Setup = {}) {
+function userStack({ serverless = false, auth, options, discovery }: Setup = {}) {
   const stack = new Stack(testApp(), 'UserStack');
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
   const fn = new lambda.Function(stack, 'Orders', {
@@ -40,12 +44,23 @@ function userStack({ serverless = false, auth, options }: Setup = {}) {
     serverless,
     ...(auth === undefined ? {} : { auth }),
   });
+  const endpoint =
+    discovery === 'endpoint'
+      ? new ElastiCacheApiEndpoint(stack, 'ElastiCacheApi', { vpc })
+      : undefined;
+  const discoveryProp =
+    typeof discovery === 'function'
+      ? discovery(stack)
+      : discovery === 'endpoint'
+        ? { endpoint }
+        : discovery;
   const connection = new RedisPoolConnection(stack, 'OrdersRedis', {
     function: fn,
     cache,
     ...(options === undefined ? {} : { options }),
+    ...(discoveryProp === undefined ? {} : { discovery: discoveryProp }),
   });
-  return { stack, fn, cache, connection, template: Template.fromStack(stack) };
+  return { stack, fn, cache, connection, endpoint, template: Template.fromStack(stack) };
 }
 
 function environment(template: Template): Record<string, string> {
@@ -123,6 +138,89 @@ describe('RedisPoolConnection', () => {
     expect(cache.iamUser).toBeUndefined();
     expect(environment(template)[ENV_VARS.auth]).toBeUndefined();
     expect(resourcesOf(template, 'AWS::IAM::Policy')).toEqual([]);
+  });
+
+  test.each([false, true])(
+    'discovery, serverless %s: no REDIS_URL, the library finds the cache by name, Describe on it only',
+    (serverless) => {
+      const { template, stack, cache } = userStack({ serverless, discovery: true });
+      const env = environment(template);
+      expect(env[ENV_VARS.url]).toBeUndefined();
+      // Cluster mode comes from ElastiCache's answer, not from the deployment.
+      expect(env[ENV_VARS.cluster]).toBeUndefined();
+      const config = loadConfig({ ...env, AWS_REGION: 'eu-west-1' });
+      expect(config.endpoint).toBeUndefined();
+      expect(config).toMatchObject({ serverless, auth: 'iam' });
+      expect(config.cacheName).toMatch(/^ref-cache/);
+
+      const [[, policy]] = resourcesOf(template, 'AWS::IAM::Policy') as [[string, Props]];
+      const describe = (policy.PolicyDocument.Statement as Props[]).filter((st) =>
+        String(st.Action).startsWith('elasticache:Describe'),
+      );
+      expect(describe).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: serverless
+            ? 'elasticache:DescribeServerlessCaches'
+            : 'elasticache:DescribeReplicationGroups',
+          Resource: stack.resolve(cache.cacheArn),
+        }),
+      ]);
+      // Without an endpoint to reach, the function gets no new network rule (NAT is the user's).
+      expect(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).toEqual([]);
+      expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).toHaveLength(1);
+    },
+  );
+
+  test("discovery through an ElastiCacheApiEndpoint: private DNS, the function's subnets, 443 from it only", () => {
+    const { template, stack, fn, endpoint } = userStack({ discovery: 'endpoint' });
+    if (endpoint === undefined) throw new Error('no endpoint');
+    const [, vpce] = onlyResource(template, 'AWS::EC2::VPCEndpoint');
+    const [[, lambdaFn]] = resourcesOf(template, 'AWS::Lambda::Function') as [[string, Props]];
+    expect(vpce).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+    expect(resolveValue(vpce.ServiceName)).toMatch(/^com\.amazonaws\..+\.elasticache$/);
+    expect(vpce.SubnetIds).toEqual(lambdaFn.VpcConfig.SubnetIds);
+    const endpointSg = stack.getLogicalId(endpoint.securityGroup.node.defaultChild as never);
+    const fnSg = stack.getLogicalId(fn.connections.securityGroups[0]?.node.defaultChild as never);
+    expect(vpce.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [endpointSg, 'GroupId'] }]);
+    // The endpoint's security group: HTTPS from the function's, and no other way in.
+    const endpointGroup = template.toJSON().Resources[endpointSg].Properties as Props;
+    expect(endpointGroup.SecurityGroupIngress ?? []).toEqual([]);
+    const intoEndpoint = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r)
+      .filter((r) => r.GroupId?.['Fn::GetAtt']?.[0] === endpointSg);
+    expect(intoEndpoint).toEqual([
+      expect.objectContaining({
+        SourceSecurityGroupId: { 'Fn::GetAtt': [fnSg, 'GroupId'] },
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+      }),
+    ]);
+  });
+
+  test('discovery through an endpoint you have: its security group admits the function on 443', () => {
+    const { template, stack, fn } = userStack({
+      discovery: (scope) => ({
+        endpoint: ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(scope, 'Existing', {
+          vpcEndpointId: 'vpce-0123456789abcdef0',
+          port: 443,
+          securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(scope, 'ExistingSg', 'sg-0e1')],
+        }),
+      }),
+    });
+    const fnSg = stack.getLogicalId(fn.connections.securityGroups[0]?.node.defaultChild as never);
+    expect(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).toEqual([]);
+    const intoExisting = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r)
+      .filter((r) => r.GroupId === 'sg-0e1');
+    expect(intoExisting).toEqual([
+      expect.objectContaining({
+        SourceSecurityGroupId: { 'Fn::GetAtt': [fnSg, 'GroupId'] },
+        FromPort: 443,
+        ToPort: 443,
+      }),
+    ]);
   });
 
   test('widgets and alarms use METRIC_NAMES in the namespace the function publishes to', () => {

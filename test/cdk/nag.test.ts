@@ -5,7 +5,7 @@ import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, test } from 'vitest';
-import { synthesize, VARIANTS } from './support.js';
+import { DISCOVERY_VARIANTS, synthesize, VARIANTS } from './support.js';
 
 /** Every acknowledgement in the construct tree: rule id → reason, with where it was made. */
 function acknowledgements(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
@@ -22,7 +22,7 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
   );
 }
 
-describe.each(VARIANTS)('cdk-nag AwsSolutions: $name', (variant) => {
+describe.each([...VARIANTS, ...DISCOVERY_VARIANTS])('cdk-nag AwsSolutions: $name', (variant) => {
   test('no unacknowledged finding; every acknowledgement has a reason', () => {
     const { app } = synthesize(variant.context);
     const report = new AwsSolutionsChecks(app).validateScope(app);

@@ -15,6 +15,7 @@ import { THROTTLING } from '../../lib/api.js';
 import { METRIC_DIMENSION, METRIC_NAMES } from '../../src/metrics.js';
 import { DEFAULTS } from '../../src/options.js';
 import {
+  DISCOVERY_VARIANTS,
   IMPORTED_VPC,
   onlyResource,
   type Props,
@@ -451,6 +452,65 @@ describe.each(VARIANTS)('the stack: $name', (variant) => {
   });
 });
 
+describe.each(DISCOVERY_VARIANTS)('-c discovery=true: $name', (variant) => {
+  test('the functions find the cache by name through one ElastiCache endpoint in their subnets', () => {
+    const s = synthesize(variant.context);
+    const endpoint = s.stack.elastiCacheApi;
+    if (endpoint === undefined) throw new Error('no ElastiCache API endpoint');
+    const [, vpce] = onlyResource(s.template, 'AWS::EC2::VPCEndpoint');
+    expect(vpce).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+    expect(resolveValue(vpce.ServiceName)).toMatch(/\.elasticache$/);
+    const endpointSg = logicalId(s, endpoint.securityGroup);
+    const functionsSg = logicalId(s, s.stack.functionsSecurityGroup);
+    expect(vpce.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [endpointSg, 'GroupId'] }]);
+    // Not open to the VPC's address range: no inline rule on the endpoint's security group.
+    const endpointGroup = s.template.toJSON().Resources[endpointSg].Properties as Props;
+    expect(endpointGroup.SecurityGroupIngress ?? []).toEqual([]);
+
+    // HTTPS from the functions' security group into the endpoint's, and out of theirs to it.
+    const rules = (type: string, groupOf: (r: Props) => unknown) =>
+      resourcesOf(s.template, type)
+        .map(([, r]) => r)
+        .filter((r) => r.FromPort === 443 || groupOf(r) === endpointSg);
+    expect(rules('AWS::EC2::SecurityGroupIngress', (r) => r.GroupId?.['Fn::GetAtt']?.[0])).toEqual([
+      expect.objectContaining({
+        GroupId: { 'Fn::GetAtt': [endpointSg, 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [functionsSg, 'GroupId'] },
+        FromPort: 443,
+        ToPort: 443,
+      }),
+    ]);
+    expect(rules('AWS::EC2::SecurityGroupEgress', (r) => r.GroupId?.['Fn::GetAtt']?.[0])).toEqual([
+      expect.objectContaining({
+        GroupId: { 'Fn::GetAtt': [functionsSg, 'GroupId'] },
+        DestinationSecurityGroupId: { 'Fn::GetAtt': [endpointSg, 'GroupId'] },
+        FromPort: 443,
+        ToPort: 443,
+      }),
+    ]);
+
+    const cacheId = logicalId(s, s.stack.cache.resource);
+    const describeAction =
+      variant.cache === 'serverless'
+        ? 'elasticache:DescribeServerlessCaches'
+        : 'elasticache:DescribeReplicationGroups';
+    const describes = statements(s).filter((st) => asArray(st.Action).includes(describeAction));
+    // One per function role, on exactly the cache.
+    expect(describes).toHaveLength(FUNCTION_KEYS.length);
+    for (const statement of describes) {
+      expect(statement.Resource).toEqual(s.stack.resolve(s.stack.cache.cacheArn));
+    }
+    for (const key of FUNCTION_KEYS) {
+      const fn = functionProps(s, key);
+      expect(fn.VpcConfig.SubnetIds).toEqual(vpce.SubnetIds);
+      const variables = fn.Environment.Variables;
+      expect(variables.REDIS_URL).toBeUndefined();
+      expect(variables.REDIS_CLUSTER).toBeUndefined();
+      expect(variables.REDIS_CACHE_NAME).toEqual({ Ref: cacheId });
+    }
+  });
+});
+
 describe('context options', () => {
   test('alarmTopicArn: every alarm notifies the topic, on alarm and on recovery', () => {
     const topic = 'arn:aws:sns:eu-west-1:123456789012:ops-alarms';
@@ -460,6 +520,17 @@ describe('context options', () => {
     for (const [, alarm] of alarms) {
       expect(alarm.AlarmActions).toEqual([topic]);
       expect(alarm.OKActions).toEqual([topic]);
+    }
+  });
+
+  test('discovery is off by default: no VPC endpoint, the endpoint in REDIS_URL', () => {
+    const s = synthesize({});
+    expect(s.stack.elastiCacheApi).toBeUndefined();
+    expect(resourcesOf(s.template, 'AWS::EC2::VPCEndpoint')).toEqual([]);
+    for (const key of FUNCTION_KEYS) {
+      expect(resolveValue(functionProps(s, key).Environment.Variables.REDIS_URL)).toMatch(
+        /^rediss:\/\//,
+      );
     }
   });
 
@@ -474,6 +545,7 @@ describe('context options', () => {
       auth: 'password',
       vpcId: 'vpc-0abc',
       throughputConcurrency: '0',
+      discovery: 'yes',
     };
     let message = '';
     try {
@@ -485,6 +557,7 @@ describe('context options', () => {
       'cache: expected replication',
       'auth: expected iam',
       'throughputConcurrency: expected',
+      'discovery: expected false',
       'subnetIds: expected at least two',
       'availabilityZones: expected',
     ]) {

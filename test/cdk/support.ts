@@ -85,6 +85,20 @@ export const VARIANTS = (['replication', 'serverless'] as const).flatMap((cache)
   ),
 );
 
+/** Discovery by cache name through the ElastiCache API endpoint, for each cache and VPC kind. */
+export const DISCOVERY_VARIANTS = (['replication', 'serverless'] as const).flatMap((cache) =>
+  (['new', 'imported'] as const).map((vpc) => ({
+    name: `discovery, ${cache}, ${vpc} VPC`,
+    cache,
+    vpc,
+    context: {
+      cache,
+      discovery: 'true',
+      ...(vpc === 'imported' ? IMPORTED_VPC : {}),
+    } as Record<string, string>,
+  })),
+);
+
 /** Resources of one type: logical id → properties. */
 export function resourcesOf(template: Template, type: string): Array<[string, Props]> {
   return Object.entries(template.findResources(type)).map(([id, resource]) => [
