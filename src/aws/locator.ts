@@ -48,11 +48,17 @@ export type DescribeCache = (
   signal: AbortSignal,
 ) => Promise<CacheLocation>;
 
+/** A lookup in progress, shared by the callers that come while it lasts. */
+interface Lookup {
+  readonly promise: Promise<CacheLocation>;
+  readonly abort: AbortController;
+}
+
 export class CacheLocator {
   readonly request: DiscoveryRequest;
   readonly #describe: DescribeCache;
   #location: CacheLocation | undefined;
-  #lookup: Promise<CacheLocation> | undefined;
+  #lookup: Lookup | undefined;
   #failures = 0;
   #lookups = 0;
 
@@ -79,9 +85,16 @@ export class CacheLocator {
    */
   locate(deadline: number): Promise<CacheLocation> {
     if (this.#location) return Promise.resolve(this.#location);
-    this.#lookup ??= this.#start(deadline);
-    const waiter = new Waiter<CacheLocation>(deadline - Date.now(), () => this.#tooLate());
-    waiter.follow(this.#lookup);
+    const joined = this.#lookup;
+    const lookup = joined ?? this.#start();
+    const waiter = new Waiter<CacheLocation>(deadline - Date.now(), () => {
+      // The starter's deadline ends the lookup, and it is forgotten before the starter hears of
+      // it: a caller that comes after that starts a lookup of its own instead of joining one
+      // that is being aborted.
+      if (!joined) this.#abandon(lookup);
+      return this.#tooLate();
+    });
+    waiter.follow(lookup.promise);
     return waiter.promise;
   }
 
@@ -103,21 +116,26 @@ export class CacheLocator {
     }
   }
 
-  #start(deadline: number): Promise<CacheLocation> {
+  #start(): Lookup {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     this.#lookups++;
-    const lookup = this.#describe(this.request, abort.signal).then((location) => {
+    const promise = this.#describe(this.request, abort.signal).then((location) => {
       this.#location = location;
       this.#failures = 0;
       return location;
     });
+    const lookup = { promise, abort };
     const clear = () => {
-      clearTimeout(timer);
       if (this.#lookup === lookup) this.#lookup = undefined;
     };
-    lookup.then(clear, clear);
+    promise.then(clear, clear);
+    this.#lookup = lookup;
     return lookup;
+  }
+
+  #abandon(lookup: Lookup): void {
+    if (this.#lookup === lookup) this.#lookup = undefined;
+    lookup.abort.abort();
   }
 
   #tooLate(): ElastiCacheError {
