@@ -2,6 +2,7 @@
  * What every CLI here does with its command line before it runs: `--help` prints the usage and
  * exits 0; a command line that cannot run prints what was wrong, then the usage, and exits 2.
  */
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 
 /** A command line that cannot run; the message names what was wrong. */
 export class UsageError extends Error {
@@ -30,4 +31,19 @@ export function readCommandLine<T extends object>(
     return 0;
   }
   return parsed as T;
+}
+
+/**
+ * `argv` read strictly against `options` (no positionals): parseArgs explains unknown options,
+ * missing values and stray arguments well, as a UsageError here.
+ */
+export function readOptions<const O extends ParseArgsOptionsConfig>(
+  argv: readonly string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }

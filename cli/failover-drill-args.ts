@@ -3,9 +3,10 @@
  * fails over, how long to watch, and the threshold that decides the exit status. A mistake is a
  * usage error (exit 2) before anything is asked of AWS.
  */
-import { parseArgs } from 'node:util';
+
 import { LIMITS } from '../functions/throughput-contract.js';
 import { parseApiGatewayHost } from './api-gateway.js';
+import { readOptions } from './command-line.js';
 import { parseUrl, type Signing, THROUGHPUT_PATH, UsageError } from './throughput-args.js';
 
 export { UsageError };
@@ -155,30 +156,21 @@ export function parseDrillArgs(argv: readonly string[]): ParsedDrillArgs {
 }
 
 function parseOrThrow(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        cache: { type: 'string' },
-        'node-group': { type: 'string' },
-        'max-error-window-ms': { type: 'string' },
-        'duration-ms': { type: 'string' },
-        'call-ms': { type: 'string' },
-        'poll-ms': { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        region: { type: 'string' },
-        sign: { type: 'boolean' },
-        yes: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  return readOptions(argv, {
+    url: { type: 'string' },
+    cache: { type: 'string' },
+    'node-group': { type: 'string' },
+    'max-error-window-ms': { type: 'string' },
+    'duration-ms': { type: 'string' },
+    'call-ms': { type: 'string' },
+    'poll-ms': { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    region: { type: 'string' },
+    sign: { type: 'boolean' },
+    yes: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }
 
 function parseRegion(raw: string | undefined): string | undefined {

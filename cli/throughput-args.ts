@@ -3,10 +3,10 @@
  * so a mistake is a usage error here (exit 2) rather than a round trip to a 400. Whether the
  * call is signed (SigV4) is decided here too, from the URL's host and the flags.
  */
-import { parseArgs } from 'node:util';
+
 import { LIMITS, OPS, type Op, type ThroughputParams } from '../functions/throughput-contract.js';
 import { parseApiGatewayHost } from './api-gateway.js';
-import { UsageError } from './command-line.js';
+import { readOptions, UsageError } from './command-line.js';
 
 /** The throughput route below the API's base (on API Gateway, below the stage). */
 export const THROUGHPUT_PATH = '/api/v1/test/redis';
@@ -87,29 +87,19 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
 }
 
 function parseOrThrow(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        method: { type: 'string' },
-        sign: { type: 'boolean' },
-        region: { type: 'string' },
-        duration: { type: 'string' },
-        concurrency: { type: 'string' },
-        op: { type: 'string' },
-        'value-bytes': { type: 'string' },
-        keyspace: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    // parseArgs explains unknown options, missing values and stray arguments well.
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  return readOptions(argv, {
+    url: { type: 'string' },
+    method: { type: 'string' },
+    sign: { type: 'boolean' },
+    region: { type: 'string' },
+    duration: { type: 'string' },
+    concurrency: { type: 'string' },
+    op: { type: 'string' },
+    'value-bytes': { type: 'string' },
+    keyspace: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }
 
 export function parseUrl(raw: string): URL {
