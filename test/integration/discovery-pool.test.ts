@@ -12,11 +12,15 @@ import { afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import { AcquireTimeoutError, ElastiCacheError, RedisUnavailableError } from '../../src/errors.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
 import { type ElastiCacheApi, REGION, startElastiCacheApi } from '../helpers/elasticache-api.js';
+import { setEnv } from '../helpers/env.js';
 import { test } from '../helpers/fixtures.js';
+import { rejectionOf } from '../helpers/rejection.js';
 import { expectedIamToken } from '../helpers/sigv4.js';
 
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, RedisUnavailableError);
+
 let api: ElastiCacheApi;
-let saved: Record<string, string | undefined>;
+let restoreEnv: () => void;
 const pools: RedisPool[] = [];
 
 // Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
@@ -28,16 +32,12 @@ beforeAll(async () => {
 beforeEach(async () => {
   api = await startElastiCacheApi();
   // The AWS SDK reads its endpoint, region and credentials from the process environment.
-  saved = Object.fromEntries(Object.keys(api.env).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, api.env);
+  restoreEnv = setEnv(api.env);
 });
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreEnv();
   await api.close();
 });
 
@@ -56,15 +56,6 @@ function pool(env: Record<string, string>, options = {}): RedisPool {
   );
   pools.push(created);
   return created;
-}
-
-async function failure(promise: Promise<unknown>): Promise<RedisUnavailableError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RedisUnavailableError);
-  return error as RedisUnavailableError;
 }
 
 describe('a pool that discovers its cache', () => {

@@ -12,10 +12,14 @@ import { describeCache } from '../../src/aws/discovery.js';
 import { CacheLocator, FAILURES_BEFORE_LOOKUP } from '../../src/aws/locator.js';
 import { ElastiCacheError } from '../../src/errors.js';
 import { type ElastiCacheApi, REGION, startElastiCacheApi } from '../helpers/elasticache-api.js';
+import { setEnv } from '../helpers/env.js';
 import { test } from '../helpers/fixtures.js';
+import { rejectionOf } from '../helpers/rejection.js';
+
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ElastiCacheError);
 
 let api: ElastiCacheApi;
-let saved: Record<string, string | undefined>;
+let restoreEnv: () => void;
 
 // Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
 // deadlines some tests give, and they are not about that.
@@ -25,30 +29,17 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   api = await startElastiCacheApi();
-  saved = Object.fromEntries(Object.keys(api.env).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, api.env);
+  restoreEnv = setEnv(api.env);
 });
 
 afterEach(async () => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreEnv();
   await api.close();
 });
 
 const group = (cacheName: string) => ({ cacheName, serverless: false, region: REGION });
 const serverless = (cacheName: string) => ({ cacheName, serverless: true, region: REGION });
 const soon = () => AbortSignal.timeout(10_000);
-
-async function failure(promise: Promise<unknown>): Promise<ElastiCacheError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ElastiCacheError);
-  return error as ElastiCacheError;
-}
 
 describe('describeCache', () => {
   test('finds the primary endpoint of a replication group, and a real redis-server answers there', async ({

@@ -17,7 +17,10 @@ import {
   RedisUnavailableError,
 } from '../../src/index.js';
 import { freePort, startRedis, stopAll } from '../helpers/redis-server.js';
+import { rejectionOf } from '../helpers/rejection.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, RedisUnavailableError);
 
 const pools: RedisPool[] = [];
 
@@ -48,15 +51,6 @@ afterAll(async () => {
   await stopAll();
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-async function rejection(promise: Promise<unknown>): Promise<RedisUnavailableError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RedisUnavailableError);
-  return error as RedisUnavailableError;
-}
 
 /** The message a client would see names neither the endpoint nor a secret. */
 function expectNoEndpointOrSecret(error: Error, port: number, secret?: string): void {

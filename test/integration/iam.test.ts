@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { RedisUnavailableError } from '../../src/errors.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
 import { type ElastiCacheApi, startElastiCacheApi } from '../helpers/elasticache-api.js';
+import { setEnv } from '../helpers/env.js';
 import { test } from '../helpers/fixtures.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import {
@@ -30,19 +31,11 @@ import {
   USER,
 } from './iam-secrets.js';
 
-let saved: Record<string, string | undefined>;
+let restoreEnv: () => void;
 beforeEach(() => {
-  saved = Object.fromEntries(
-    Object.keys(IAM_TEST_CREDENTIALS).map((name) => [name, process.env[name]]),
-  );
-  Object.assign(process.env, IAM_TEST_CREDENTIALS);
+  restoreEnv = setEnv(IAM_TEST_CREDENTIALS);
 });
-afterEach(() => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
+afterEach(() => restoreEnv());
 
 const pools: RedisPool[] = [];
 afterEach(async () => {

@@ -12,6 +12,9 @@ import type { RedisPoolOptions } from '../../src/config.js';
 import { PoolClosedError, RedisUnavailableError } from '../../src/errors.js';
 import type { Connection, ConnectionFactory, RedisClient } from '../../src/pool/connection.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
+import { rejectionOf } from '../helpers/rejection.js';
+
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, RedisUnavailableError);
 
 const reply = (message: string): Error => new (ReplyError as new (m: string) => Error)(message);
 const refused = () =>
@@ -75,15 +78,6 @@ function setup(options: RedisPoolOptions = {}) {
   );
   pools.push(pool);
   return { server, pool };
-}
-
-async function failure(promise: Promise<unknown>): Promise<RedisUnavailableError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RedisUnavailableError);
-  return error as RedisUnavailableError;
 }
 
 beforeEach(() => {
