@@ -5,11 +5,11 @@
  * resolver that answers for an ElastiCache endpoint's name. The threadpool is real: it is kept
  * busy with pbkdf2 work, as the runtime's workers keep it busy on Lambda Managed Instances.
  */
-import { pbkdf2 } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/pool/resolve.js';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.js';
+import { saturateThreadpool } from '../helpers/threadpool.js';
 
 let dns: DnsServer;
 
@@ -68,19 +68,7 @@ describe('resolveHost', () => {
 
   it('answers while every threadpool thread is busy, before any of that work ends', async () => {
     const events: string[] = [];
-    // More blocking work than the pool has threads (4 by default, UV_THREADPOOL_SIZE at most
-    // 1024): each task holds a thread for a long while.
-    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-    const busy = Array.from(
-      { length: threads + 1 },
-      (_, i) =>
-        new Promise<void>((resolve) =>
-          pbkdf2(`p${i}`, 'salt', 200_000, 32, 'sha512', () => {
-            events.push('threadpool work done');
-            resolve();
-          }),
-        ),
-    );
+    const busy = saturateThreadpool(events);
     // The threadpool's way, for contrast: getaddrinfo waits for a free thread.
     const viaThreadpool = lookup('localhost').then(() => events.push('dns.lookup answered'));
     const viaCares = resolveHost('primary.cache.test', options()).then(() =>
