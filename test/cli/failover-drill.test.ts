@@ -500,8 +500,10 @@ describe('npm run failover-drill against the stand-ins', { timeout: 120_000 }, (
     local.url,
     '--cache',
     cache,
+    // Traffic after the failover is over: long enough that, on a loaded machine, a call still
+    // starts after the first write on the new primary (1000 ms once left none).
     '--duration-ms',
-    '1000',
+    '2000',
     '--call-ms',
     '250',
     '--poll-ms',
