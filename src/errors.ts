@@ -169,7 +169,7 @@ export class PoolClosedError extends RedisPoolError {
 
 /**
  * withRedisPool answered for a handler still running shortly before Lambda's deadline (the
- * handler goes on in the background; its lease was released and its metrics flushed).
+ * handler goes on in the background; its lease was released and its metrics written).
  */
 export class DeadlineError extends RedisPoolError {
   constructor(marginMs: number) {

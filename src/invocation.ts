@@ -1,7 +1,7 @@
 /**
  * The life of one invocation's lease, shared by withRedisPool() and the middy middleware:
  * acquire within the invocation's deadline, record its metrics, and end exactly once
- * (release + flush), whichever path gets there first. Also the wrappers' options, their
+ * (release, with its EMF document written by then), whichever path gets there first. Also the wrappers' options, their
  * defaults and their checks, and the types both wrappers hand to a handler.
  */
 import type { Cluster, Redis } from 'ioredis';
@@ -184,6 +184,12 @@ export class InvocationRunner {
   readonly options: ResolvedOptions;
   readonly #emitter: PoolMetricsEmitter | undefined;
   readonly #open = new Set<Invocation>();
+  /**
+   * No open invocation has an earlier Lambda deadline: a lower bound (it may be the deadline of
+   * one that has ended), so that start() looks for abandoned invocations only once a deadline
+   * has passed, not through every open one on every start.
+   */
+  #earliestDeadline = Number.POSITIVE_INFINITY;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -201,25 +207,35 @@ export class InvocationRunner {
   /** Starts an invocation; call `acquire()` on it, and `end()` on every path out. */
   start(context: Partial<LambdaContext>): Invocation {
     const now = Date.now();
-    this.#endAbandoned(now);
+    if (now > this.#earliestDeadline) this.#endAbandoned(now);
     const remaining =
       typeof context.getRemainingTimeInMillis === 'function'
         ? context.getRemainingTimeInMillis()
         : Number.POSITIVE_INFINITY;
     const invocation = new Invocation(this, now + remaining, this.options.deadlineMarginMs);
     this.#open.add(invocation);
+    if (invocation.lambdaDeadline < this.#earliestDeadline) {
+      this.#earliestDeadline = invocation.lambdaDeadline;
+    }
     return invocation;
   }
 
-  /** Called by an invocation once its lease is back and its metrics are out. */
-  finished(invocation: Invocation, record: InvocationMetrics | undefined): void {
+  /**
+   * Called by an invocation once its lease is back: its EMF document (of `batch`) is written
+   * by then, if it was not already.
+   */
+  finished(invocation: Invocation, batch: number | undefined): void {
     this.#open.delete(invocation);
-    if (record) this.#emitter?.publish(record);
+    if (batch !== undefined) this.#emitter?.flush(batch);
   }
 
-  /** Adds a fresh record to the user's Metrics instance at once; they flush it. */
-  record(record: InvocationMetrics): void {
+  /**
+   * Publishes a fresh record: into the user's Metrics instance, which they flush, or as an EMF
+   * document of ours, written at the end of this tick. Returns the document's batch.
+   */
+  record(record: InvocationMetrics): number | undefined {
     if (this.options.metrics) addInvocationMetrics(this.options.metrics, record);
+    return this.#emitter?.publish(record);
   }
 
   get metricsEnabled(): boolean {
@@ -232,15 +248,22 @@ export class InvocationRunner {
    * their leases come back and their metrics go out, keeping the budget whole.
    */
   #endAbandoned(now: number): void {
+    let earliest = Number.POSITIVE_INFINITY;
     for (const invocation of this.#open) {
       if (invocation.lambdaDeadline < now) void invocation.abandon();
+      else earliest = Math.min(earliest, invocation.lambdaDeadline);
     }
+    this.#earliestDeadline = earliest;
   }
 }
 
+/** What end() returns when the lease came back at once: one settled promise for all. */
+const DONE: Promise<void> = Promise.resolve();
+
 export class Invocation {
   #lease: Lease | undefined;
-  #record: InvocationMetrics | undefined;
+  /** The batch of this invocation's EMF document, when it has one. */
+  #batch: number | undefined;
   #ended: Promise<void> | undefined;
 
   constructor(
@@ -278,8 +301,8 @@ export class Invocation {
   }
 
   /**
-   * Releases the lease (a connection-level `error` destroys the connection) and flushes the
-   * invocation's metrics. Idempotent: the first call does the work, later ones await it.
+   * Releases the lease (a connection-level `error` destroys the connection) and writes the
+   * invocation's EMF document if the end of its tick has not yet. Idempotent: the first call does the work, later ones await it.
    * An early-timeout error means the handler is still running: see abandon().
    */
   end(error?: unknown): Promise<void> {
@@ -297,9 +320,9 @@ export class Invocation {
     const lease = this.#lease;
     // A dedicated connection whose handler may still run is never handed to another one.
     const released = abandoned && lease?.exclusive ? lease.destroy() : lease?.release(error);
-    if (released) return released.finally(() => this.runner.finished(this, this.#record));
-    this.runner.finished(this, this.#record);
-    return Promise.resolve();
+    if (released) return released.finally(() => this.runner.finished(this, this.#batch));
+    this.runner.finished(this, this.#batch);
+    return DONE;
   }
 
   #measure(elapsedMs: number): void {
@@ -309,8 +332,7 @@ export class Invocation {
       { acquireMs: this.#lease?.acquireMs ?? elapsedMs, reused: this.#lease?.reused },
       takeColdStart(),
     );
-    this.#record = record;
-    this.runner.record(record);
+    this.#batch = this.runner.record(record);
   }
 }
 

@@ -125,9 +125,23 @@ const METRIC_DEFINITIONS = Object.fromEntries(
 /**
  * The pool's own EMF emitter, used when the user does not pass a Metrics instance: one
  * document per invocation, namespace and `FunctionName` dimension fixed when it is made.
+ *
+ * A record is complete when its invocation's lease is taken; its document is serialized and
+ * written at the end of that tick, together with the other documents of the tick:
+ * - one invocation at a time, that happens while the handler's first command is on its way to
+ *   Redis, so the invocation does not wait for it;
+ * - many at once (Managed Instances), a tick's documents go out in one write, not one each.
+ * The end of the tick comes before the event loop can do any I/O, so before Lambda can hear
+ * the invocation's response (or freeze the environment); an invocation that ends within the
+ * tick its lease was taken in writes its own document first (`flush`).
  */
 export class PoolMetricsEmitter {
   readonly #writer: EmfDocumentWriter<MetricKey> | undefined;
+  /** Records published in this tick, not yet written. */
+  #pending: InvocationMetrics[] = [];
+  /** Counts the writes: a document's batch is the count at the time it was published. */
+  #batch = 0;
+  readonly #writeTick = () => this.#write();
 
   constructor(namespace: string, functionName: string, env: NodeJS.ProcessEnv = process.env) {
     // Read once, at init, as Powertools reads them: whoever switched Powertools' metrics off
@@ -142,10 +156,30 @@ export class PoolMetricsEmitter {
     );
   }
 
-  /** Writes one EMF document for this record: one synchronous write of one line. */
-  publish(record: InvocationMetrics): void {
-    const line = this.#writer?.serialize(record, Date.now());
-    if (line !== undefined) process.stdout.write(line);
+  /** Queues this record's document for the end of the tick. Returns its batch, for `flush`. */
+  publish(record: InvocationMetrics): number {
+    if (this.#writer === undefined) return this.#batch;
+    if (this.#pending.length === 0) process.nextTick(this.#writeTick);
+    this.#pending.push(record);
+    return this.#batch;
+  }
+
+  /** Writes now the batch holding a document published earlier, unless it is out already. */
+  flush(batch: number): void {
+    if (batch === this.#batch) this.#write();
+  }
+
+  /** One synchronous write of the pending documents, a whole line each. */
+  #write(): void {
+    const writer = this.#writer;
+    const records = this.#pending;
+    if (writer === undefined || records.length === 0) return;
+    this.#pending = [];
+    this.#batch++;
+    const timestamp = Date.now();
+    let lines = '';
+    for (const record of records) lines += writer.serialize(record, timestamp) ?? '';
+    if (lines !== '') process.stdout.write(lines);
   }
 }
 

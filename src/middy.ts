@@ -80,8 +80,8 @@ type NoOptions = Record<never, never>;
 /**
  * middy middleware: leases a connection in `before` (bounded by the invocation's deadline),
  * sets `context.redis` (a `Cluster` when the options say `pool: { cluster: true }`, a `Redis`
- * otherwise), and in `after`/`onError` releases it and flushes the pool's metrics, exactly
- * once. Use it last (innermost) in the `.use()` chain, so that its `after`/`onError` run
+ * otherwise), and in `after`/`onError` releases it, exactly once (the invocation's EMF
+ * document is out by then). Use it last (innermost) in the `.use()` chain, so that its `after`/`onError` run
  * before any middleware that might answer early there.
  * @throws ConfigError at once (at init) for a bad configuration or unknown options.
  */
@@ -97,7 +97,7 @@ export function redisPool<const TOptions extends RedisPoolHandlerOptions = NoOpt
       // The error is redacted in place before middy rethrows it (or an error handler logs it):
       // a handler's own refused AUTH or ACL SETUSER carries the password.
       const cleanup: Cleanup = (req) => invocation.end(redactSecrets(req.error));
-      // Stored before the acquire, so a failed acquire (which goes to onError) still flushes.
+      // Stored before the acquire, so a failed acquire (which goes to onError) still ends it.
       request.internal[CLEANUP_KEY] = cleanup;
       attachClient(request.context, invocation.acquireNow() ?? (await invocation.acquire()));
     },
@@ -107,7 +107,7 @@ export function redisPool<const TOptions extends RedisPoolHandlerOptions = NoOpt
 }
 
 /**
- * Releases the lease and flushes the metrics of this request. Call it from a middleware that
+ * Releases the lease of this request. Call it from a middleware that
  * returns early (middy then skips every `after`), as Powertools' `cleanupMiddlewares` does.
  */
 export async function cleanupRedisPool(request: CleanupRequest): Promise<void> {

@@ -211,6 +211,59 @@ describe('withRedisPool', () => {
       expect(doc._aws.CloudWatchMetrics[0]?.Metrics.length).toBe(Object.keys(doc).length - 2);
   });
 
+  it("writes a document at the end of the tick its lease was taken in: during the handler's first command, one write for a tick's leases, before an invocation that ends in that tick returns", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const running = gate();
+    const writes: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      let writesDuringPing: number | undefined;
+      const slow = withRedisPool(
+        async (_event: unknown, context: RedisContext) => {
+          const pong = context.redis.ping();
+          writesDuringPing = writes.length; // not yet: this tick is not over
+          await pong;
+          await running.wait;
+          return 'slow';
+        },
+        { pool: options },
+      );
+      await slow.pool.warm();
+      const invocation = slow({}, lambdaContext());
+      await new Promise((r) => setImmediate(r));
+      expect(writesDuringPing).toBe(0);
+      // The handler is still running, and its invocation's document is out.
+      expect(writes).toHaveLength(1);
+      running.open();
+      await expect(invocation).resolves.toBe('slow');
+      expect(writes).toHaveLength(1); // not a second time at the end
+
+      // 64 leases taken in one tick: 64 documents, one write.
+      const quick = withRedisPool(async () => 'quick', { pool: options });
+      writes.length = 0;
+      const all = Promise.all(Array.from({ length: 64 }, () => quick({}, lambdaContext())));
+      expect(writes).toHaveLength(0);
+      await all;
+      expect(writes).toHaveLength(1);
+      expect((writes[0] as string).split('\n').filter((l) => l.includes('"_aws"'))).toHaveLength(
+        64,
+      );
+
+      // An invocation that ends within the tick its lease was taken in (no I/O): its document
+      // is out before its promise settles, not at the end of the tick.
+      writes.length = 0;
+      await quick({}, lambdaContext());
+      expect(writes).toHaveLength(1);
+    } finally {
+      running.open();
+      vi.restoreAllMocks();
+    }
+  });
+
   it('with less time left than connecting needs, it fails fast with a typed error, well before the deadline', async () => {
     const server = await startRedis();
     const options = poolOptions(server);
@@ -526,15 +579,26 @@ describe('redisPool() middy middleware', () => {
     // Seconds to acquire in (not 200 ms, which a load spike could spend on the connect alone);
     // the test then waits until that deadline has passed, however long it took to get here.
     const abandonedContext = lambdaContext(2_000) as MiddyRedisContext;
-    const first = await captureStdout(() => leaky({}, abandonedContext));
+    // No cleanup runs to write a leaky invocation's document before it returns: the end of the
+    // tick its lease was taken in does.
+    const leakyToEndOfTick = async (context: MiddyRedisContext) => {
+      const result = await leaky({}, context);
+      await new Promise((r) => process.nextTick(r));
+      return result;
+    };
+    const first = await captureStdout(() => leakyToEndOfTick(abandonedContext));
     expect(first.result).toBe('early');
-    expect(first.emf).toHaveLength(0);
+    // Written at the end of the tick its lease was taken in: skipping the cleanup loses nothing.
+    expect(first.emf).toHaveLength(1);
     expect(getRedisPool(options).stats().active).toBe(1);
     await new Promise((r) => setTimeout(r, abandonedContext.getRemainingTimeInMillis() + 10));
     expect(abandonedContext.getRemainingTimeInMillis()).toBe(0);
     // Another invocation of the same wrapper reclaims it; a different wrapper waits for it.
-    const second = await captureStdout(() => leaky({}, lambdaContext() as MiddyRedisContext));
-    expect(second.emf).toHaveLength(1); // the abandoned invocation's document, flushed once
+    const second = await captureStdout(() =>
+      leakyToEndOfTick(lambdaContext() as MiddyRedisContext),
+    );
+    // Its own document only: the abandoned invocation's is not written a second time.
+    expect(second.emf).toHaveLength(1);
     const third = await captureStdout(() =>
       normal({}, lambdaContext(600) as MiddyRedisContext).catch((e: unknown) => e),
     );

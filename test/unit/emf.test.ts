@@ -282,40 +282,74 @@ describe("the pool's emitter", () => {
   });
   const record: InvocationMetrics = { acquireLatency: 1, acquireErrors: 0, coldStart: 1 };
 
-  it('writes each document in one stdout write, with the FunctionName dimension', () => {
+  const endOfTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+  it("writes a tick's documents at the end of the tick, in one stdout write, one line each", async () => {
     const emitter = new PoolMetricsEmitter('Ns', 'orders-api', {});
     capture();
     emitter.publish(record);
     emitter.publish({ ...record, coldStart: 0 });
-    expect(writes).toHaveLength(2);
-    for (const w of writes) assertValidEmf(w.trimEnd());
-    const doc = JSON.parse(writes[0] as string);
-    expect(doc._aws.CloudWatchMetrics[0].Dimensions).toEqual([[METRIC_DIMENSION]]);
-    expect(doc[METRIC_DIMENSION]).toBe('orders-api');
+    expect(writes).toHaveLength(0);
+    await endOfTick();
+    expect(writes).toHaveLength(1);
+    const lines = (writes[0] as string).split('\n');
+    expect(lines.pop()).toBe(''); // every document ends its line
+    expect(lines).toHaveLength(2);
+    for (const line of lines) assertValidEmf(line);
+    const docs = lines.map((line) => JSON.parse(line));
+    expect(docs.map((doc) => doc.RedisPoolColdStart)).toEqual([1, 0]);
+    expect(docs[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([[METRIC_DIMENSION]]);
+    expect(docs[0][METRIC_DIMENSION]).toBe('orders-api');
+    emitter.publish(record);
+    await endOfTick();
+    expect(writes).toHaveLength(2); // the next tick's document: a write of its own
   });
 
-  it("follows Powertools' switches, read when it is made: POWERTOOLS_METRICS_DISABLED, then POWERTOOLS_DEV", () => {
-    const documents = (env: NodeJS.ProcessEnv) => {
+  it('flush(batch) writes a pending batch at once, and only once', async () => {
+    const emitter = new PoolMetricsEmitter('Ns', 'fn', {});
+    capture();
+    const first = emitter.publish(record);
+    const second = emitter.publish(record);
+    expect(second).toBe(first);
+    emitter.flush(first);
+    expect(writes).toHaveLength(1);
+    expect((writes[0] as string).split('\n')).toHaveLength(3);
+    emitter.flush(first);
+    await endOfTick();
+    expect(writes).toHaveLength(1);
+    const later = emitter.publish(record);
+    emitter.flush(first); // an earlier batch, out already: the new one waits for its tick
+    expect(writes).toHaveLength(1);
+    emitter.flush(later);
+    expect(writes).toHaveLength(2);
+  });
+
+  it("follows Powertools' switches, read when it is made: POWERTOOLS_METRICS_DISABLED, then POWERTOOLS_DEV", async () => {
+    const documents = async (env: NodeJS.ProcessEnv) => {
       const emitter = new PoolMetricsEmitter('Ns', 'fn', env);
       const spy = capture();
       emitter.publish(record);
+      await endOfTick();
       spy.mockRestore();
       const count = writes.length;
       writes.length = 0;
       return count;
     };
-    expect(documents({})).toBe(1);
-    expect(documents({ POWERTOOLS_METRICS_DISABLED: 'true' })).toBe(0);
-    expect(documents({ POWERTOOLS_METRICS_DISABLED: '1' })).toBe(0);
-    expect(documents({ POWERTOOLS_METRICS_DISABLED: 'false' })).toBe(1);
-    expect(documents({ POWERTOOLS_DEV: 'true' })).toBe(0);
-    expect(documents({ POWERTOOLS_DEV: 'true', POWERTOOLS_METRICS_DISABLED: 'false' })).toBe(1);
+    expect(await documents({})).toBe(1);
+    expect(await documents({ POWERTOOLS_METRICS_DISABLED: 'true' })).toBe(0);
+    expect(await documents({ POWERTOOLS_METRICS_DISABLED: '1' })).toBe(0);
+    expect(await documents({ POWERTOOLS_METRICS_DISABLED: 'false' })).toBe(1);
+    expect(await documents({ POWERTOOLS_DEV: 'true' })).toBe(0);
+    expect(await documents({ POWERTOOLS_DEV: 'true', POWERTOOLS_METRICS_DISABLED: 'false' })).toBe(
+      1,
+    );
   });
 
-  it('a blank function name still makes a valid dimension', () => {
+  it('a blank function name still makes a valid dimension', async () => {
     const emitter = new PoolMetricsEmitter('Ns', ' ', {});
     capture();
     emitter.publish(record);
+    await endOfTick();
     assertValidEmf((writes[0] as string).trimEnd());
   });
 });
