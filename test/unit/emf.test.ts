@@ -228,6 +228,33 @@ describe('EmfDocumentWriter', () => {
     ).toThrow(/taken/);
   });
 
+  it('a writer reusing the previous document for equal values writes what a fresh writer would (property)', () => {
+    // Each record is the previous one with at most one metric changed (any metric, to any of a
+    // few values, missing ones included), as a warm environment's records are.
+    const keys = Object.keys(LIBRARY_METRICS) as MetricKey[];
+    const value = fc.constantFrom(0, 1, 0.25, -0, Number.NaN, undefined);
+    const edit = fc.option(fc.tuple(fc.constantFrom(...keys), value), { nil: undefined });
+    fc.assert(
+      fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
+        const reusing = new EmfDocumentWriter('Ns', { FunctionName: 'orders' }, LIBRARY_METRICS);
+        let record: InvocationMetrics = { ...full };
+        edits.forEach((change, i) => {
+          if (change) record = { ...record, [change[0]]: change[1] };
+          const fresh = new EmfDocumentWriter('Ns', { FunctionName: 'orders' }, LIBRARY_METRICS);
+          expect(reusing.serialize(record, NOW + i)).toBe(fresh.serialize(record, NOW + i));
+        });
+      }),
+      { numRuns: 500 },
+    );
+    // The common case, checked outright: the same values twice, a new timestamp.
+    const first = writer.serialize(full, NOW) as string;
+    const second = writer.serialize({ ...full }, NOW + 1) as string;
+    expect(second).toBe(first.replace(`"Timestamp":${NOW}`, `"Timestamp":${NOW + 1}`));
+    expect(writer.serialize({ ...full, connectionsActive: 2 }, NOW)).toContain(
+      '"RedisConnectionsActive":2',
+    );
+  });
+
   it('any names and finite values make a valid document that reads back exactly (property)', () => {
     const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim() !== '');
     const units = [...EMF_UNITS] as EmfUnit[];
