@@ -13,7 +13,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { BUNDLING } from '../functions/manifest.js';
-import { benchColdStart, type ColdStartResult, MAX_BUNDLE_RATIO } from './cold-start.js';
+import {
+  benchColdStart,
+  type ColdStartResult,
+  MAX_BUNDLE_RATIO,
+  MAX_FIRST_INVOCATION_RATIO,
+} from './cold-start.js';
 import {
   benchOverhead,
   MAX_METRICS_COST_P50_US,
@@ -55,7 +60,9 @@ Options:
                                     with auto-pipelining, node-redis, a per-invocation pool
                         throughput  the throughput function against a bare ioredis client
                         overhead    withRedisPool's own cost per invocation, metrics off/on
-                        cold-start  bundle size and import time of the functions
+                        cold-start  bundle size and import time of the functions, and
+                                    the health function's first invocation after init
+                                    against an ioredis-only handler's (fresh processes)
   --rounds <n>        rounds of the peers section (default ${PEER_DEFAULTS.rounds})
   --block-ms <ms>     one side's block in a peers round (default ${PEER_DEFAULTS.blockMs})
   --inflight <n>      invocations in flight in the Managed Instances shape (default ${PEER_DEFAULTS.inflight})
@@ -227,7 +234,7 @@ async function main(): Promise<void> {
       ...(peers?.shapes.map((shape) => peersTable(shape, peers)) ?? []),
       ...(throughput ? [throughputTable(throughput)] : []),
       ...(overhead ? [overheadTable(overhead)] : []),
-      ...(coldStart ? [coldStartTable(coldStart)] : []),
+      ...(coldStart ? [coldStartTable(coldStart), firstInvocationTable(coldStart)] : []),
     ];
     process.stdout.write(
       `\nlambda-redis-pool bench, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, commit ${machine.commit}\n` +
@@ -413,6 +420,43 @@ function coldStartTable(r: ColdStartResult): Table {
             .map((c) => `${c.from} ${kb(c.bytes)}`)
             .join(', ')}`,
       ),
+    ],
+  };
+}
+
+function firstInvocationTable(r: ColdStartResult): Table {
+  const ratio = (x: number) => `${x.toFixed(2)}×`;
+  const invoked = r.bundles.flatMap((b) => (b.invocations ? [{ ...b, inv: b.invocations }] : []));
+  return {
+    title: `First invocation after init: ${r.settings.invocation.event} in the process that imported the bundle, median of ${r.settings.imports} processes, bundles in rotating order`,
+    head: [
+      'bundle',
+      'first ms',
+      'first p90',
+      'first ×',
+      'p25–p75',
+      'GC in first ms',
+      'second ms',
+      'second ×',
+      'target',
+      'result',
+    ],
+    rows: invoked.map((b) => [
+      b.name,
+      b.inv.firstMs,
+      b.inv.firstP90Ms,
+      ratio(b.inv.firstRatio.median),
+      `${ratio(b.inv.firstRatio.p25)}–${ratio(b.inv.firstRatio.p75)}`,
+      `${b.inv.firstGcMs} (${b.inv.firstWithGc}/${r.settings.imports})`,
+      b.inv.secondMs,
+      ratio(b.inv.secondRatio),
+      b.inv.pass === undefined ? '' : `first ≤ ${MAX_FIRST_INVOCATION_RATIO}×`,
+      verdict(b.inv.pass),
+    ]),
+    notes: [
+      'first ×: over the baseline process of the same round, median and interquartile range over the rounds; second ×: ratio of medians (warm, for context)',
+      'both connect at their first command and PING: the baseline with ioredis defaults (handshake, ready check), the health function through withRedisPool with its defaults (metrics on, EMF to the piped stdout), as deployed',
+      'GC in first: garbage-collection time overlapping the first invocation, median (in how many processes any)',
     ],
   };
 }
