@@ -31,7 +31,10 @@ import { type BenchRedis, startBenchRedis } from './redis.js';
 import { renderTable, type Table, verdict } from './table.js';
 import { benchThroughput, MIN_THROUGHPUT_RATIO, type ThroughputResult } from './throughput.js';
 
-const RESULTS = resolve(fileURLToPath(new URL('results', import.meta.url)));
+/** Where the results (and the cold-start section's bundles) go; BENCH_RESULTS_DIR for elsewhere (tests). */
+const RESULTS = process.env.BENCH_RESULTS_DIR
+  ? resolve(process.env.BENCH_RESULTS_DIR)
+  : resolve(fileURLToPath(new URL('results', import.meta.url)));
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -50,7 +53,8 @@ const HELP = `npm run bench [-- options]
 
 Measures lambda-redis-pool against what a user would write without it, on this machine, in one
 run against one Redis, and prints ratios (the headline) and absolute figures (this machine's,
-printed with its CPU, core count and load average). Results: bench/results/latest.json.
+printed with its CPU, core count and load average). Results: bench/results/latest.json
+(BENCH_RESULTS_DIR to write them elsewhere).
 
 Redis: REDIS_URL when set; otherwise a private redis-server on a free loopback port, stopped at
 the end of the run, and when the run is stopped (Ctrl-C, SIGTERM).
