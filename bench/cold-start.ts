@@ -233,13 +233,13 @@ function invocationFigures(
   base: readonly ChildSample[],
   isBaseline: boolean,
 ): InvocationFigures {
-  const first = own.map((s) => s.invocations?.firstMs ?? Number.NaN);
-  const second = own.map((s) => s.invocations?.secondMs ?? Number.NaN);
-  const cpu = own.map((s) => s.invocations?.firstCpuMs ?? Number.NaN);
-  const baseCpu = base.map((s) => s.invocations?.firstCpuMs ?? Number.NaN);
-  const gc = own.map((s) => s.invocations?.firstGcMs ?? 0);
-  const baseFirst = base.map((s) => s.invocations?.firstMs ?? Number.NaN);
-  const baseSecond = base.map((s) => s.invocations?.secondMs ?? Number.NaN);
+  const mine = own.map(timesOf);
+  const theirs = base.map(timesOf);
+  const first = mine.map((t) => t.firstMs);
+  const second = mine.map((t) => t.secondMs);
+  const cpu = mine.map((t) => t.firstCpuMs);
+  const gc = mine.map((t) => t.firstGcMs);
+  const baseFirst = theirs.map((t) => t.firstMs);
   // Paired by round: the two processes ran one after the other, under the same load.
   const roundRatios = first.map((ms, round) => ms / (baseFirst[round] ?? Number.NaN));
   const ratioMedian = median(roundRatios);
@@ -252,13 +252,19 @@ function invocationFigures(
       p75: round(percentile(roundRatios, 75), 3),
     },
     firstCpuMs: round(median(cpu)),
-    firstCpuRatio: round(median(cpu) / median(baseCpu), 3),
+    firstCpuRatio: round(median(cpu) / median(theirs.map((t) => t.firstCpuMs)), 3),
     secondMs: round(median(second), 3),
-    secondRatio: round(median(second) / median(baseSecond), 3),
+    secondRatio: round(median(second) / median(theirs.map((t) => t.secondMs)), 3),
     firstGcMs: round(median(gc)),
     firstWithGc: gc.filter((ms) => ms > 0).length,
     pass: isBaseline ? undefined : ratioMedian <= MAX_FIRST_INVOCATION_RATIO,
   };
+}
+
+/** The invocation times of an invoked bundle's process (every such process reports them). */
+function timesOf(sample: ChildSample): InvocationTimes {
+  if (!sample.invocations) throw new Error("an invoked bundle's process reported no invocations");
+  return sample.invocations;
 }
 
 /** Output bytes grouped by package (node_modules/<pkg> or <@scope/pkg>), or `src`/`bench`. */
@@ -361,15 +367,18 @@ async function buildHarness(outDir: string): Promise<string> {
   return outfile;
 }
 
+interface InvocationTimes {
+  readonly firstMs: number;
+  readonly firstCpuMs: number;
+  readonly secondMs: number;
+  readonly firstGcMs: number;
+}
+
 interface ChildSample {
   readonly importMs: number;
   readonly readyMs: number;
-  readonly invocations?: {
-    readonly firstMs: number;
-    readonly firstCpuMs: number;
-    readonly secondMs: number;
-    readonly firstGcMs: number;
-  };
+  /** Present when the child was asked to invoke the handler. */
+  readonly invocations?: InvocationTimes;
 }
 
 function runChild(
@@ -406,7 +415,7 @@ function runChild(
     child.once('error', reject);
     child.once('close', (code) => {
       const sample = code === 0 ? parseSample(out) : undefined;
-      if (sample) {
+      if (sample && (sample.invocations !== undefined) === job.invoke) {
         resolvePromise(sample);
         return;
       }
