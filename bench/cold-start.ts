@@ -89,7 +89,10 @@ export interface InvocationFigures {
   readonly firstP90Ms: number;
   /** The first invocation over the baseline's in the same round: median and quartiles. */
   readonly firstRatio: { readonly median: number; readonly p25: number; readonly p75: number };
-  /** Median CPU time (user + system) of the process during the first invocation, and over the baseline's. */
+  /**
+   * Median CPU time (user + system) of the JavaScript thread during the first invocation, and
+   * over the baseline's: the handler's own work, without what other threads of the process do.
+   */
   readonly firstCpuMs: number;
   readonly firstCpuRatio: number;
   /** Median of the second invocation (warm). */
@@ -304,8 +307,8 @@ const RESULT_MARKER = 'BENCH_RESULT ';
  * Lambda as here, not in the invocation. One turn is the least any runtime gives.
  *
  * Garbage collections are observed, and the time of those that overlap the first invocation
- * is reported; so is the process's CPU time (user + system) during it, which moves less than
- * its wall time when the machine is shared.
+ * is reported; so is the main thread's CPU time during it (process.threadCpuUsage; other
+ * threads' work is left out), which moves less than its wall time when the machine is shared.
  */
 const HARNESS = `
 import { apiGet, lambdaContext } from './lambda.ts';
@@ -322,11 +325,11 @@ async function invoke() {
   await new Promise((resolve) => setImmediate(resolve));
   const context = lambdaContext(Number(process.env.BENCH_TIMEOUT_MS), process.env.BENCH_FUNCTION);
   const event = apiGet(process.env.BENCH_PATH, {});
-  const cpu = process.cpuUsage();
+  const cpu = process.threadCpuUsage();
   const begun = performance.now();
   const response = await bundle.handler(event, context);
   const ended = performance.now();
-  const { user, system } = process.cpuUsage(cpu);
+  const { user, system } = process.threadCpuUsage(cpu);
   if (response?.statusCode !== 200) {
     throw new Error('the handler answered ' + JSON.stringify(response));
   }

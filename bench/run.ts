@@ -456,7 +456,7 @@ function firstInvocationTable(r: ColdStartResult): Table {
       'first p90',
       'first ×',
       'p25–p75',
-      'first CPU ms',
+      'first CPU ms (JS thread)',
       'CPU ×',
       'GC in first ms',
       'second ms',
@@ -479,7 +479,7 @@ function firstInvocationTable(r: ColdStartResult): Table {
       verdict(b.inv.pass),
     ]),
     notes: [
-      "first ×: over the baseline process of the same round, median and interquartile range over the rounds (the target); CPU: the process's user + system time during the first invocation, ratio of medians; second ×: ratio of medians (warm, for context)",
+      "first ×: over the baseline process of the same round, median and interquartile range over the rounds (the target); CPU: the JavaScript thread's user + system time during the first invocation (other threads left out), ratio of medians; second ×: ratio of medians (warm, for context)",
       'the event loop turns once before each invocation, as while the runtime waits for the next event: work the init left queued (a scheduled young-generation GC) runs there, not in the invocation',
       'both connect at their first command and PING: the baseline with ioredis defaults (handshake, ready check), the health function through withRedisPool with its defaults (metrics on, EMF to the piped stdout), as deployed',
       'GC in first: garbage-collection time overlapping the first invocation, median (in how many processes any)',
