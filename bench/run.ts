@@ -13,7 +13,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { BUNDLING } from '../functions/manifest.js';
-import { benchColdStart, type ColdStartResult, MAX_BUNDLE_RATIO } from './cold-start.js';
+import {
+  benchColdStart,
+  COLD_START_DEFAULTS,
+  type ColdStartResult,
+  MAX_BUNDLE_RATIO,
+  MAX_FIRST_INVOCATION_RATIO,
+} from './cold-start.js';
 import {
   benchOverhead,
   MAX_METRICS_COST_P50_US,
@@ -25,7 +31,10 @@ import { type BenchRedis, startBenchRedis } from './redis.js';
 import { renderTable, type Table, verdict } from './table.js';
 import { benchThroughput, MIN_THROUGHPUT_RATIO, type ThroughputResult } from './throughput.js';
 
-const RESULTS = resolve(fileURLToPath(new URL('results', import.meta.url)));
+/** Where the results (and the cold-start section's bundles) go; BENCH_RESULTS_DIR for elsewhere (tests). */
+const RESULTS = process.env.BENCH_RESULTS_DIR
+  ? resolve(process.env.BENCH_RESULTS_DIR)
+  : resolve(fileURLToPath(new URL('results', import.meta.url)));
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -37,13 +46,15 @@ interface Options {
   readonly rounds: number;
   readonly blockMs: number;
   readonly inflight: number;
+  readonly imports: number;
 }
 
 const HELP = `npm run bench [-- options]
 
 Measures lambda-redis-pool against what a user would write without it, on this machine, in one
 run against one Redis, and prints ratios (the headline) and absolute figures (this machine's,
-printed with its CPU, core count and load average). Results: bench/results/latest.json.
+printed with its CPU, core count and load average). Results: bench/results/latest.json
+(BENCH_RESULTS_DIR to write them elsewhere).
 
 Redis: REDIS_URL when set; otherwise a private redis-server on a free loopback port, stopped at
 the end of the run, and when the run is stopped (Ctrl-C, SIGTERM).
@@ -55,15 +66,20 @@ Options:
                                     with auto-pipelining, node-redis, a per-invocation pool
                         throughput  the throughput function against a bare ioredis client
                         overhead    withRedisPool's own cost per invocation, metrics off/on
-                        cold-start  bundle size and import time of the functions
+                        cold-start  bundle size and import time of the functions, and
+                                    the health function's first invocation after init
+                                    against an ioredis-only handler's (fresh processes)
   --rounds <n>        rounds of the peers section (default ${PEER_DEFAULTS.rounds})
   --block-ms <ms>     one side's block in a peers round (default ${PEER_DEFAULTS.blockMs})
   --inflight <n>      invocations in flight in the Managed Instances shape (default ${PEER_DEFAULTS.inflight})
+  --imports <n>       fresh node processes per bundle in the cold-start section, each one
+                      import and, for the invoked bundles, two invocations (default ${COLD_START_DEFAULTS.imports})
   -h, --help          print this and exit
 
 Examples:
   npm run bench
   npm run bench -- --only peers --rounds 20
+  npm run bench -- --only cold-start --imports 30
   REDIS_URL=redis://127.0.0.1:6379 npm run bench -- --only overhead
 `;
 
@@ -73,6 +89,7 @@ function parseOptions(argv: readonly string[]): Options | { help: true } | { err
   let rounds = PEER_DEFAULTS.rounds;
   let blockMs = PEER_DEFAULTS.blockMs;
   let inflight = PEER_DEFAULTS.inflight;
+  let imports = COLD_START_DEFAULTS.imports;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split('=', 2) : [arg];
@@ -115,11 +132,17 @@ function parseOptions(argv: readonly string[]): Options | { help: true } | { err
         inflight = n;
         break;
       }
+      case '--imports': {
+        const n = count('--imports', 1);
+        if (typeof n === 'string') return { error: n };
+        imports = n;
+        break;
+      }
       default:
         return { error: `unknown option ${arg}` };
     }
   }
-  return { sections, rounds, blockMs, inflight };
+  return { sections, rounds, blockMs, inflight, imports };
 }
 
 /** The load average, rounded, and the machine it is of. */
@@ -200,8 +223,13 @@ async function main(): Promise<void> {
     }
     let coldStart: ColdStartResult | undefined;
     if (runs('cold-start')) {
-      log('cold start: bundling, then importing each bundle in fresh node processes…');
-      coldStart = await benchColdStart(redis.url);
+      log(
+        'cold start: bundling, then importing each bundle in fresh node processes, and invoking the health function and its baseline…',
+      );
+      coldStart = await benchColdStart(redis.url, {
+        ...COLD_START_DEFAULTS,
+        imports: options.imports,
+      });
     }
 
     const { closeRedisPools } = await import('lambda-redis-pool');
@@ -227,7 +255,7 @@ async function main(): Promise<void> {
       ...(peers?.shapes.map((shape) => peersTable(shape, peers)) ?? []),
       ...(throughput ? [throughputTable(throughput)] : []),
       ...(overhead ? [overheadTable(overhead)] : []),
-      ...(coldStart ? [coldStartTable(coldStart)] : []),
+      ...(coldStart ? [coldStartTable(coldStart), firstInvocationTable(coldStart)] : []),
     ];
     process.stdout.write(
       `\nlambda-redis-pool bench, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, commit ${machine.commit}\n` +
@@ -413,6 +441,48 @@ function coldStartTable(r: ColdStartResult): Table {
             .map((c) => `${c.from} ${kb(c.bytes)}`)
             .join(', ')}`,
       ),
+    ],
+  };
+}
+
+function firstInvocationTable(r: ColdStartResult): Table {
+  const ratio = (x: number) => `${x.toFixed(2)}×`;
+  const invoked = r.bundles.flatMap((b) => (b.invocations ? [{ ...b, inv: b.invocations }] : []));
+  return {
+    title: `First invocation after init: ${r.settings.invocation.event} in the process that imported the bundle, median of ${r.settings.imports} processes, bundles in rotating order`,
+    head: [
+      'bundle',
+      'first ms',
+      'first p90',
+      'first ×',
+      'p25–p75',
+      'first CPU ms (JS thread)',
+      'CPU ×',
+      'GC in first ms',
+      'second ms',
+      'second ×',
+      'target',
+      'result',
+    ],
+    rows: invoked.map((b) => [
+      b.name,
+      b.inv.firstMs,
+      b.inv.firstP90Ms,
+      ratio(b.inv.firstRatio.median),
+      `${ratio(b.inv.firstRatio.p25)}–${ratio(b.inv.firstRatio.p75)}`,
+      b.inv.firstCpuMs,
+      ratio(b.inv.firstCpuRatio),
+      `${b.inv.firstGcMs} (${b.inv.firstWithGc}/${r.settings.imports})`,
+      b.inv.secondMs,
+      ratio(b.inv.secondRatio),
+      b.inv.pass === undefined ? '' : `first ≤ ${MAX_FIRST_INVOCATION_RATIO}×`,
+      verdict(b.inv.pass),
+    ]),
+    notes: [
+      "first ×: over the baseline process of the same round, median and interquartile range over the rounds (the target); CPU: the JavaScript thread's user + system time during the first invocation (other threads left out), ratio of medians; second ×: ratio of medians (warm, for context)",
+      'the event loop turns once before each invocation, as while the runtime waits for the next event: work the init left queued (a scheduled young-generation GC) runs there, not in the invocation',
+      'both connect at their first command and PING: the baseline with ioredis defaults (handshake, ready check), the health function through withRedisPool with its defaults (metrics on, EMF to the piped stdout), as deployed',
+      'GC in first: garbage-collection time overlapping the first invocation, median (in how many processes any)',
     ],
   };
 }
