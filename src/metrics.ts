@@ -142,11 +142,18 @@ export class PoolMetricsEmitter {
   /** Counts the writes: a document's batch is the count at the time it was published. */
   #batch = 0;
   readonly #writeTick = () => this.#write();
+  /**
+   * Taken at init: Node creates `process.stdout` on first use, 2 to 4 ms for a pipe on the
+   * bench machine, which would otherwise fall into the first invocation (Lambda's runtime logs
+   * through a file descriptor of its own and does not create it either).
+   */
+  readonly #stdout: NodeJS.WriteStream | undefined;
 
   constructor(namespace: string, functionName: string, env: NodeJS.ProcessEnv = process.env) {
     // Read once, at init, as Powertools reads them: whoever switched Powertools' metrics off
     // for this function (or runs it in Powertools' dev mode) gets no documents from us either.
     if (powertoolsMetricsDisabled(env)) return;
+    this.#stdout = process.stdout;
     // Only FunctionName: the dimension set the CDK dashboard and alarms query.
     const dimension = functionName.trim() === '' ? 'unknown' : functionName;
     this.#writer = new EmfDocumentWriter(
@@ -179,7 +186,7 @@ export class PoolMetricsEmitter {
     const timestamp = Date.now();
     let lines = '';
     for (const record of records) lines += writer.serialize(record, timestamp) ?? '';
-    if (lines !== '') process.stdout.write(lines);
+    if (lines !== '') this.#stdout?.write(lines);
   }
 }
 
