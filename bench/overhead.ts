@@ -10,9 +10,9 @@
  * runs (warm-up included) process.stdout.write is a synchronous write there, as Lambda's
  * stdout pipe is, so the system call is in the figure but the terminal stays readable.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { withRedisPool } from 'lambda-redis-pool';
+import { redirectStdoutToDevNull } from './dev-null.js';
 import { lambdaContext } from './lambda.js';
 import { percentiles, round } from './stats.js';
 
@@ -81,14 +81,7 @@ export async function benchOverhead(
   };
   const event = {};
   let written = 0;
-  const write = process.stdout.write;
-  const devNull = openSync('/dev/null', 'w');
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    if (typeof chunk === 'string') writeSync(devNull, chunk);
-    else writeSync(devNull, chunk);
-    written++;
-    return true;
-  }) as typeof process.stdout.write;
+  const stdout = redirectStdoutToDevNull();
   try {
     // Warm-up: connects both pools, lets the JIT settle; interleaved too.
     for (let done = 0; done < settings.warmup; done += settings.block) {
@@ -97,7 +90,7 @@ export async function benchOverhead(
         for (let i = 0; i < settings.block; i++) await handler(event, context);
       }
     }
-    const emfBefore = written;
+    const emfBefore = stdout.lines();
     const blocks = Math.ceil(settings.invocations / settings.block);
     for (let b = 0; b < blocks; b++) {
       const from = b * settings.block;
@@ -114,10 +107,9 @@ export async function benchOverhead(
         }
       }
     }
-    written -= emfBefore;
+    written = stdout.lines() - emfBefore;
   } finally {
-    process.stdout.write = write;
-    closeSync(devNull);
+    stdout.restore();
   }
   const bare = figures(samples.bare);
   const off = figures(samples.off);

@@ -17,12 +17,12 @@
  * EMF documents (the metrics-on side) are written to /dev/null with a synchronous write, so
  * their cost, system call included, is in the figures, and the terminal stays readable.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { createPool, type Pool } from 'generic-pool';
 import { Redis } from 'ioredis';
 import { getRedisPool, type RedisContext, withRedisPool } from 'lambda-redis-pool';
 import { createClient } from 'redis';
+import { redirectStdoutToDevNull } from './dev-null.js';
 import { lambdaContext } from './lambda.js';
 import { median, percentile, percentiles, round } from './stats.js';
 
@@ -372,28 +372,5 @@ async function runBlock(
     p50Us: p50 * 1_000,
     p99Us: p99 * 1_000,
     cpuUsPerInvocation: (used.user + used.system) / latencies.length,
-  };
-}
-
-/**
- * While the peers run, stdout lines (the EMF documents) go to /dev/null, written synchronously
- * as Lambda's stdout pipe is. Counts the lines, so the report can show they were written.
- */
-function redirectStdoutToDevNull(): { lines(): number; restore(): void } {
-  const fd = openSync('/dev/null', 'w');
-  const original = process.stdout.write;
-  let lines = 0;
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    if (typeof chunk === 'string') writeSync(fd, chunk);
-    else writeSync(fd, chunk);
-    lines++;
-    return true;
-  }) as typeof process.stdout.write;
-  return {
-    lines: () => lines,
-    restore: () => {
-      process.stdout.write = original;
-      closeSync(fd);
-    },
   };
 }
