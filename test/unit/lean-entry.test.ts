@@ -7,7 +7,8 @@
  * - Bundled as the CDK's NodejsFunction and the demo functions do (one ES module, `@aws-sdk/*`
  *   left to the Lambda runtime), the SDK is imported dynamically: a static import of an external
  *   package would be hoisted to the top of the bundle and load at every cold start.
- * - Nor does it carry what only the documentation needs.
+ * - Nor does it carry what only the documentation needs, or import node:fs as an ES module
+ *   (which makes Node load fs's lazy exports: see certificateFileProblem in src/config.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,5 +120,13 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', 
     expect(documented.map(([key]) => key)).toEqual([]);
     // The options themselves are there: this test looks where it should.
     expect(code.includes('REDIS_COMMAND_TIMEOUT_MS')).toBe(true);
+  });
+
+  it('imports node:fs with no ES import', async () => {
+    const metafile = await bundle(entry, false);
+    const imports = Object.values(metafile.outputs).flatMap((out) => out.imports);
+    expect(imports.filter((i) => i.path === 'node:fs' || i.path === 'fs')).toEqual([]);
+    // The bundle does import other built-ins: this test looks where it should.
+    expect(imports.some((i) => i.path === 'node:net')).toBe(true);
   });
 });
