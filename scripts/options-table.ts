@@ -1,13 +1,14 @@
 /**
- * The configuration list of README.md, generated from POOL_OPTIONS (src/options.ts) so that
- * the documentation cannot drift from the code. `npm run docs:options` rewrites the table
- * between the `<!-- options:start -->` and `<!-- options:end -->` markers; with `--check` it
- * only reports whether README.md is up to date (exit code 1 if not); with `--print` it prints
- * the table.
+ * The configuration list of README.md, generated from POOL_OPTIONS (src/options.ts) and
+ * OPTION_DOCS (src/options-docs.ts) so that the documentation cannot drift from the code.
+ * `npm run docs:options` rewrites the table between the `<!-- options:start -->` and
+ * `<!-- options:end -->` markers; with `--check` it only reports whether README.md is up to
+ * date (exit code 1 if not); with `--print` it prints the table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { POOL_OPTION_KEYS, POOL_OPTIONS, type PoolOptionKey } from '../src/options.js';
+import { OPTION_DOCS } from '../src/options-docs.js';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const START = '<!-- options:start -->';
@@ -19,11 +20,9 @@ const END = '<!-- options:end -->';
  */
 export function optionsTable(): string {
   return POOL_OPTION_KEYS.map((key) => {
-    const spec = POOL_OPTIONS[key];
-    const head = `- \`${spec.env}\` (\`${key}\`): ${typeCell(key)}, default ${defaultCell(key)}.`;
-    return [head, ...wrap(spec.description, WIDTH - INDENT.length).map((l) => INDENT + l)].join(
-      '\n',
-    );
+    const head = `- \`${POOL_OPTIONS[key].env}\` (\`${key}\`): ${typeCell(key)}, default ${defaultCell(key)}.`;
+    const description = wrap(OPTION_DOCS[key].description, WIDTH - INDENT.length);
+    return [head, ...description.map((l) => INDENT + l)].join('\n');
   }).join('\n');
 }
 
@@ -55,9 +54,10 @@ export function withOptionsTable(readme: string): string {
 }
 
 function defaultCell(key: PoolOptionKey): string {
-  const spec: { default: unknown; defaultText?: string } = POOL_OPTIONS[key];
-  if (spec.defaultText !== undefined) return spec.defaultText;
-  return spec.default === undefined ? 'none' : `\`${String(spec.default)}\``;
+  const { defaultText } = OPTION_DOCS[key];
+  if (defaultText !== undefined) return defaultText;
+  const value: unknown = POOL_OPTIONS[key].default;
+  return value === undefined ? 'none' : `\`${String(value)}\``;
 }
 
 function typeCell(key: PoolOptionKey): string {

@@ -15,7 +15,7 @@ import type {
   ServerlessCache,
 } from '@aws-sdk/client-elasticache';
 import { ElastiCacheError } from '../errors.js';
-import type { CacheLocation, DiscoveryRequest } from './locator.js';
+import { type CacheLocation, type DiscoveryRequest, reachTheApi } from './locator.js';
 import { type ElastiCacheSdk, loadElastiCacheSdk } from './sdk.js';
 
 /**
@@ -224,7 +224,7 @@ function asElastiCacheError(
         cacheName,
         permanent: false,
         reason: 'unreachable',
-        check: `the function must reach the ElastiCache API (elasticache.${request.region}.amazonaws.com): in subnets without internet access, add an ElastiCache interface VPC endpoint or a NAT gateway, or set REDIS_URL instead of discovering the cache`,
+        check: reachTheApi(request.region),
         cause,
       },
     );

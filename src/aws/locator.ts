@@ -146,10 +146,15 @@ export class CacheLocator {
         cacheName,
         permanent: false,
         reason: 'unreachable',
-        check: `the function must reach the ElastiCache API (elasticache.${region}.amazonaws.com): in subnets without internet access, add an ElastiCache interface VPC endpoint or a NAT gateway, or set REDIS_URL instead of discovering the cache`,
+        check: reachTheApi(region),
       },
     );
   }
+}
+
+/** What to check when the ElastiCache API does not answer: the function's way out to it. */
+export function reachTheApi(region: string): string {
+  return `the function must reach the ElastiCache API (elasticache.${region}.amazonaws.com): in subnets without internet access, add an ElastiCache interface VPC endpoint or a NAT gateway, or set REDIS_URL instead of discovering the cache`;
 }
 
 const locators = new Map<string, CacheLocator>();

@@ -7,19 +7,30 @@
  * - Bundled as the CDK's NodejsFunction and the demo functions do (one ES module, `@aws-sdk/*`
  *   left to the Lambda runtime), the SDK is imported dynamically: a static import of an external
  *   package would be hoisted to the top of the bundle and load at every cold start.
+ * - Nor does it carry what only the documentation needs, or import node:fs as an ES module
+ *   (which makes Node load fs's lazy exports: see certificateFileProblem in src/config.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { OPTION_DOCS } from '../../src/options-docs.js';
 
 const AWS_CODE = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 const outdir = mkdtempSync(join(tmpdir(), 'lrp-lean-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 async function bundle(entry: string, splitting = true): Promise<Metafile> {
-  const result = await build({
+  return (await build(options(entry, splitting))).metafile;
+}
+
+/** esbuild options for `entry`, its outputs kept in memory. */
+function options(
+  entry: string,
+  splitting: boolean,
+): BuildOptions & { write: false; metafile: true } {
+  return {
     entryPoints: [entry],
     bundle: true,
     splitting,
@@ -37,8 +48,7 @@ async function bundle(entry: string, splitting = true): Promise<Metafile> {
       '@middy/*',
       ...(splitting ? [] : ['@aws-sdk/*']),
     ],
-  });
-  return result.metafile;
+  };
 }
 
 /** The outputs loaded when the entry is imported: it and what it imports statically. */
@@ -99,5 +109,24 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', 
     ]);
     const inputs = Object.values(metafile.outputs).flatMap((out) => Object.keys(out.inputs));
     expect(inputs.filter((input) => AWS_CODE.test(input))).toEqual([]);
+  });
+
+  it('carries none of the README text of the options', async () => {
+    const result = await build(options(entry, false));
+    const code = result.outputFiles.map((file) => file.text).join('\n');
+    const documented = Object.entries(OPTION_DOCS).filter(([, doc]) =>
+      code.includes(doc.description),
+    );
+    expect(documented.map(([key]) => key)).toEqual([]);
+    // The options themselves are there: this test looks where it should.
+    expect(code.includes('REDIS_COMMAND_TIMEOUT_MS')).toBe(true);
+  });
+
+  it('imports node:fs with no ES import', async () => {
+    const metafile = await bundle(entry, false);
+    const imports = Object.values(metafile.outputs).flatMap((out) => out.imports);
+    expect(imports.filter((i) => i.path === 'node:fs' || i.path === 'fs')).toEqual([]);
+    // The bundle does import other built-ins: this test looks where it should.
+    expect(imports.some((i) => i.path === 'node:net')).toBe(true);
   });
 });
