@@ -4,8 +4,7 @@
  * deployment fails once, loudly, naming each variable, instead of one variable per cold start.
  * Secrets never leave this module in clear text except through `Secret.reveal()`.
  */
-import { X509Certificate } from 'node:crypto';
-import { inspect } from 'node:util';
+import { inspect, readFileSync, statSync, X509Certificate } from './builtins.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   ENV_VARS,
@@ -391,11 +390,6 @@ const END_CERTIFICATE = '-----END CERTIFICATE-----';
  * OpenSSL's bundles.
  */
 function certificateFileProblem(path: string): string | undefined {
-  // Not `import … from 'node:fs'`: an ES module's import of a built-in makes Node read every
-  // export of it, and fs's lazy `promises` loads some thirty internal modules (streams,
-  // watchers, readline): 3-4 ms of every cold start, for a file read only when
-  // REDIS_TLS_CA_FILE is set. getBuiltinModule returns the module without that.
-  const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
   let text: string;
   try {
     // stat first: reading a FIFO or a device would block init, a directory throws EISDIR.

@@ -7,9 +7,9 @@
  * Otherwise every client would run its own retry timers, each ignorant of the others and of
  * the invocation deadline, and timers do not even run while Lambda freezes the process.
  */
-import { isIP } from 'node:net';
-import { type ConnectionOptions, rootCertificates } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { isIP, readFileSync, rootCertificates } from '../builtins.js';
 import type { RedisEndpoint, RedisPoolConfig } from '../config.js';
 import { isFailoverReply } from './connection-error.js';
 import { resolvingConnector } from './connector.js';
@@ -376,9 +376,6 @@ function tlsOptions(config: ConnectConfig): ConnectionOptions {
     // Node's `ca` replaces the default trust store; the bundle is meant to extend it.
     let ca = caCache.get(config.tlsCaFile);
     if (!ca) {
-      // Not an import of node:fs, which costs every cold start (see certificateFileProblem in
-      // config.ts) for a file read only when REDIS_TLS_CA_FILE is set.
-      const { readFileSync } = process.getBuiltinModule('node:fs');
       ca = [...rootCertificates, readFileSync(config.tlsCaFile, 'utf8')];
       caCache.set(config.tlsCaFile, ca);
     }

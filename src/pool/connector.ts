@@ -8,9 +8,10 @@
  * Given to ioredis as its `Connector` option, so it serves standalone clients and every node
  * connection of a Cluster alike.
  */
-import { createConnection, isIP, type Socket } from 'node:net';
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { AbstractConnector } from 'ioredis';
+import { createConnection, isIP, tlsConnect } from '../builtins.js';
 import { type ResolvedAddress, resolveHost } from './resolve.js';
 
 /** What ioredis passes a connector: the options of the client it connects. */

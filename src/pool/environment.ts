@@ -3,7 +3,7 @@
  * is drawn once per process: every connection's CLIENT SETNAME carries it, letting an operator
  * see in CLIENT LIST which environment holds which connections.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../builtins.js';
 
 export const ENVIRONMENT_ID = randomBytes(4).toString('hex');
 

@@ -11,8 +11,8 @@
  * - `context.redis` is set as a non-enumerable property, so that loggers that walk an object's
  *   own properties themselves, ignoring both, do not reach the client at all.
  */
-import { inspect } from 'node:util';
 import { Cluster, type Redis } from 'ioredis';
+import { inspect } from '../builtins.js';
 import type { RedisClient } from './connection.js';
 
 /** Makes `client` (named `name`) print and serialize as a summary without its options. */

@@ -15,8 +15,7 @@
  *   `dns.lookup`, which reads /etc/hosts and the other sources of the system's resolver: such a
  *   name is not an ElastiCache endpoint, and this fallback does use the threadpool.
  */
-import { Resolver, lookup as systemLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, Resolver, lookup as systemLookup } from '../builtins.js';
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -60,7 +59,10 @@ export async function resolveHost(host: string, options: ResolveOptions): Promis
   }
 }
 
-async function resolveWith(resolver: Resolver, host: string): Promise<ResolvedAddress> {
+async function resolveWith(
+  resolver: InstanceType<typeof Resolver>,
+  host: string,
+): Promise<ResolvedAddress> {
   try {
     const [address] = await resolver.resolve4(host);
     if (address) return { address, family: 4 };
