@@ -6,6 +6,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
+import { List, type ListEntry } from './list.js';
 import {
   addInvocationMetrics,
   type InvocationMetrics,
@@ -183,7 +184,7 @@ export class InvocationRunner {
   readonly pool: RedisPool;
   readonly options: ResolvedOptions;
   readonly #emitter: PoolMetricsEmitter | undefined;
-  readonly #open = new Set<Invocation>();
+  readonly #open = new List<Invocation>();
   /**
    * No open invocation has an earlier Lambda deadline: a lower bound (it may be the deadline of
    * one that has ended), so that start() looks for abandoned invocations only once a deadline
@@ -213,19 +214,23 @@ export class InvocationRunner {
         ? context.getRemainingTimeInMillis()
         : Number.POSITIVE_INFINITY;
     const invocation = new Invocation(this, now + remaining, this.options.deadlineMarginMs);
-    this.#open.add(invocation);
     if (invocation.lambdaDeadline < this.#earliestDeadline) {
       this.#earliestDeadline = invocation.lambdaDeadline;
     }
     return invocation;
   }
 
+  /** Called by a new invocation: it is open (see #endAbandoned) until it has finished. */
+  opened(invocation: Invocation): ListEntry<Invocation> {
+    return this.#open.add(invocation);
+  }
+
   /**
    * Called by an invocation once its lease is back: its EMF document (of `batch`) is written
    * by then, if it was not already.
    */
-  finished(invocation: Invocation, batch: number | undefined): void {
-    this.#open.delete(invocation);
+  finished(entry: ListEntry<Invocation>, batch: number | undefined): void {
+    this.#open.remove(entry);
     if (batch !== undefined) this.#emitter?.flush(batch);
   }
 
@@ -249,7 +254,7 @@ export class InvocationRunner {
    */
   #endAbandoned(now: number): void {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const invocation of this.#open) {
+    for (const { value: invocation } of this.#open.entries()) {
       if (invocation.lambdaDeadline < now) void invocation.abandon();
       else earliest = Math.min(earliest, invocation.lambdaDeadline);
     }
@@ -265,13 +270,17 @@ export class Invocation {
   /** The batch of this invocation's EMF document, when it has one. */
   #batch: number | undefined;
   #ended: Promise<void> | undefined;
+  /** Its place among the runner's open invocations. */
+  readonly #open: ListEntry<Invocation>;
 
   constructor(
     private readonly runner: InvocationRunner,
     /** Epoch ms when Lambda ends the invocation. */
     readonly lambdaDeadline: number,
     private readonly marginMs: number,
-  ) {}
+  ) {
+    this.#open = runner.opened(this);
+  }
 
   /**
    * The shared lease at once when it needs no wait (see RedisPool#acquireNow), its metrics
@@ -306,7 +315,10 @@ export class Invocation {
    * An early-timeout error means the handler is still running: see abandon().
    */
   end(error?: unknown): Promise<void> {
-    this.#ended ??= handlerStillRuns(error) ? this.#finish(undefined, true) : this.#finish(error);
+    this.#ended ??=
+      error !== undefined && handlerStillRuns(error)
+        ? this.#finish(undefined, true)
+        : this.#finish(error);
     return this.#ended;
   }
 
@@ -320,8 +332,8 @@ export class Invocation {
     const lease = this.#lease;
     // A dedicated connection whose handler may still run is never handed to another one.
     const released = abandoned && lease?.exclusive ? lease.destroy() : lease?.release(error);
-    if (released) return released.finally(() => this.runner.finished(this, this.#batch));
-    this.runner.finished(this, this.#batch);
+    if (released) return released.finally(() => this.runner.finished(this.#open, this.#batch));
+    this.runner.finished(this.#open, this.#batch);
     return DONE;
   }
 

@@ -13,6 +13,7 @@ import {
   resolveOptions,
   type WithRedisPoolOptions,
 } from './invocation.js';
+import { List, type ListEntry } from './list.js';
 import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
 import { redactSecrets } from './redact.js';
@@ -74,7 +75,7 @@ export function withRedisPool<
  */
 class EarlyTimeouts {
   readonly #marginMs: number;
-  readonly #running = new Set<EarlyTimeout>();
+  readonly #running = new List<EarlyTimeout>();
   #timer: NodeJS.Timeout | undefined;
   /** Epoch ms the timer is armed for; Infinity when it is not. */
   #firesAt = Number.POSITIVE_INFINITY;
@@ -87,8 +88,9 @@ class EarlyTimeouts {
   race<T>(work: Promise<T>, deadline: number): Promise<T> {
     if (this.#marginMs <= 0) return work;
     return new Promise<T>((resolve, reject) => {
-      const entry = new EarlyTimeout(deadline - this.#marginMs, reject as (error: Error) => void);
-      this.#add(entry);
+      const entry = this.#add(
+        new EarlyTimeout(deadline - this.#marginMs, reject as (error: Error) => void),
+      );
       work.then(
         (value) => {
           if (this.#remove(entry)) resolve(value);
@@ -100,15 +102,16 @@ class EarlyTimeouts {
     });
   }
 
-  #add(entry: EarlyTimeout): void {
-    this.#running.add(entry);
-    if (entry.at < this.#firesAt) this.#arm(entry.at);
+  #add(timeout: EarlyTimeout): ListEntry<EarlyTimeout> {
+    const entry = this.#running.add(timeout);
+    if (timeout.at < this.#firesAt) this.#arm(timeout.at);
     else this.#timer?.ref();
+    return entry;
   }
 
   /** False when the time was up first (the invocation was answered already). */
-  #remove(entry: EarlyTimeout): boolean {
-    if (!this.#running.delete(entry)) return false;
+  #remove(entry: ListEntry<EarlyTimeout>): boolean {
+    if (!this.#running.remove(entry)) return false;
     if (this.#running.size === 0) this.#timer?.unref();
     return true;
   }
@@ -126,12 +129,13 @@ class EarlyTimeouts {
     this.#firesAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const entry of this.#running) {
-      if (entry.at <= now) {
-        this.#running.delete(entry);
-        entry.reject(new DeadlineError(this.#marginMs));
-      } else if (entry.at < next) {
-        next = entry.at;
+    for (const entry of this.#running.entries()) {
+      const timeout = entry.value;
+      if (timeout.at <= now) {
+        this.#running.remove(entry);
+        timeout.reject(new DeadlineError(this.#marginMs));
+      } else if (timeout.at < next) {
+        next = timeout.at;
       }
     }
     if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
