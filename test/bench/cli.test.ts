@@ -121,6 +121,7 @@ interface ColdStartReport {
         firstCpuMs: number;
         secondMs: number;
         firstRatio: { median: number; p25: number; p75: number };
+        coldStartRatio: number;
         pass?: boolean;
       };
     }[];
@@ -153,6 +154,8 @@ test("the cold-start section times the health function's first invocation after 
     const baseline = byName.get('baseline (ioredis only)')?.invocations;
     const health = byName.get('health')?.invocations;
     expect(baseline?.firstRatio.median).toBe(1);
+    expect(baseline?.coldStartRatio).toBe(1);
+    expect(health?.coldStartRatio).toBeGreaterThan(0);
     expect(baseline?.pass).toBeUndefined();
     expect(health).toBeDefined();
     for (const figures of [baseline, health]) {
