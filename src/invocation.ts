@@ -256,7 +256,9 @@ export class InvocationRunner {
     let earliest = Number.POSITIVE_INFINITY;
     for (const { value: invocation } of this.#open.entries()) {
       if (invocation.lambdaDeadline < now) void invocation.abandon();
-      else earliest = Math.min(earliest, invocation.lambdaDeadline);
+      // A comparison, not Math.min: a deadline that is not a number (a context whose
+      // getRemainingTimeInMillis() gave none) must not become the bound, which nothing is after.
+      else if (invocation.lambdaDeadline < earliest) earliest = invocation.lambdaDeadline;
     }
     this.#earliestDeadline = earliest;
   }

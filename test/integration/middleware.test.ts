@@ -606,6 +606,52 @@ describe('redisPool() middy middleware', () => {
     expect(getRedisPool(options).stats().connectionsCreated).toBe(2); // the abandoned exclusive one was destroyed
   });
 
+  it('a context whose getRemainingTimeInMillis() gives no number does not stop the reclaim of later abandoned leases', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const running = gate();
+    // Returns early, skipping every cleanup, when the event says so: the lease is left behind.
+    const rude: middy.MiddlewareObj = {
+      before: async (request) => ((request.event as { leak?: boolean }).leak ? 'early' : undefined),
+    };
+    const middleware = redisPool({ pool: options, deadlineMarginMs: 0 });
+    type Event = { leak?: boolean; wait?: boolean };
+    const handler = middy<Event, unknown, Error, MiddyRedisContext>(
+      async (event: Event) => {
+        if (event.wait) await running.wait;
+        return 'handler';
+      },
+      { timeoutEarlyInMillis: 0 }, // middy's own would answer the stub's invocation at once
+    )
+      .use(middleware)
+      .use(rude);
+    await middleware.pool.warm();
+    // A local runner's stub: no deadline the pool can read.
+    const noDeadline = {
+      ...lambdaContext(),
+      getRemainingTimeInMillis: () => undefined as unknown as number,
+    } as MiddyRedisContext;
+    /** Leaves a lease behind, and waits until its invocation's deadline has passed. */
+    const leakAndOutlive = async () => {
+      const context = lambdaContext(1_000) as MiddyRedisContext;
+      expect(await handler({ leak: true }, context)).toBe('early');
+      await new Promise((r) => setTimeout(r, context.getRemainingTimeInMillis() + 10));
+    };
+    const { emf } = await captureStdout(async () => {
+      const stub = handler({ wait: true }, noDeadline);
+      await leakAndOutlive();
+      // This one's start reclaims the first leak while the stub's invocation is in flight...
+      await leakAndOutlive();
+      running.open();
+      expect(await stub).toBe('handler');
+      // ...and this one's the second, once the stub's invocation is over.
+      expect(await handler({}, lambdaContext() as MiddyRedisContext)).toBe('handler');
+      await new Promise((r) => process.nextTick(r));
+    });
+    expect(getRedisPool(options).stats().active).toBe(0);
+    expect(emf).toHaveLength(4);
+  });
+
   it("middy's early timeout still releases and flushes once", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
