@@ -5,7 +5,7 @@
  * defaults and their checks, and the types both wrappers hand to a handler.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
+import { AcquireTimeoutError, ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
 import { List, type ListEntry } from './list.js';
 import {
   addInvocationMetrics,
@@ -192,9 +192,10 @@ export class InvocationRunner {
    */
   #earliestDeadline = Number.POSITIVE_INFINITY;
 
-  constructor(options: ResolvedOptions) {
+  /** @param pool For tests: a pool of their own (the module-scope one for these options). */
+  constructor(options: ResolvedOptions, pool: RedisPool = getRedisPool(options.pool)) {
     this.options = options;
-    this.pool = getRedisPool(options.pool);
+    this.pool = pool;
     const { config } = this.pool;
     this.#emitter =
       config.metrics && !options.metrics
@@ -301,11 +302,21 @@ export class Invocation {
   async acquire(): Promise<RedisClient> {
     const started = Date.now();
     try {
-      this.#lease = await this.runner.pool.acquire({
+      const lease = await this.runner.pool.acquire({
         exclusive: this.runner.options.exclusive,
         deadline: this.lambdaDeadline - this.marginMs,
       });
-      return this.#lease.redis;
+      if (this.#ended !== undefined) {
+        // Abandoned while it waited (its Lambda deadline passed, and a stalled loop let the
+        // lease arrive before the acquire's own deadline timer): nobody would release it.
+        await lease.release();
+        throw new AcquireTimeoutError(
+          'Timed out waiting for a connection (the invocation had reached its deadline)',
+          Date.now() - started,
+        );
+      }
+      this.#lease = lease;
+      return lease.redis;
     } finally {
       this.#measure(Date.now() - started);
     }
