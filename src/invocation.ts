@@ -1,8 +1,9 @@
 /**
  * The life of one invocation's lease, shared by withRedisPool() and the middy middleware:
  * acquire within the invocation's deadline, record its metrics, and end exactly once
- * (release, with its EMF document written by then), whichever path gets there first. Also the wrappers' options, their
- * defaults and their checks, and the types both wrappers hand to a handler.
+ * (release, with its EMF document written by then), whichever path gets there first. Also the
+ * wrappers' options, their defaults and their checks, and the types both wrappers hand to a
+ * handler.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { AcquireTimeoutError, ConfigError, type ConfigIssue, DeadlineError } from './errors.js';
@@ -324,7 +325,8 @@ export class Invocation {
 
   /**
    * Releases the lease (a connection-level `error` destroys the connection) and writes the
-   * invocation's EMF document if the end of its tick has not yet. Idempotent: the first call does the work, later ones await it.
+   * invocation's EMF document if the end of its tick has not written it yet. Idempotent: the
+   * first call does the work, later ones await it.
    * An early-timeout error means the handler is still running: see abandon().
    */
   end(error?: unknown): Promise<void> {

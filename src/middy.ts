@@ -81,8 +81,8 @@ type NoOptions = Record<never, never>;
  * middy middleware: leases a connection in `before` (bounded by the invocation's deadline),
  * sets `context.redis` (a `Cluster` when the options say `pool: { cluster: true }`, a `Redis`
  * otherwise), and in `after`/`onError` releases it, exactly once (the invocation's EMF
- * document is out by then). Use it last (innermost) in the `.use()` chain, so that its `after`/`onError` run
- * before any middleware that might answer early there.
+ * document is out by then). Use it last (innermost) in the `.use()` chain, so that its
+ * `after`/`onError` run before any middleware that might answer early there.
  * @throws ConfigError at once (at init) for a bad configuration or unknown options.
  */
 export function redisPool<const TOptions extends RedisPoolHandlerOptions = NoOptions>(
