@@ -7,13 +7,13 @@
  * `dnsServers` seam. Redis is a real redis-server; the threadpool is kept busy with real pbkdf2
  * work.
  */
-import { pbkdf2 } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { RedisUnavailableError } from '../../src/errors.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.js';
 import { test } from '../helpers/fixtures.js';
+import { saturateThreadpool } from '../helpers/threadpool.js';
 
 let dns: DnsServer;
 const pools: RedisPool[] = [];
@@ -40,28 +40,13 @@ function pool(env: Record<string, string>): RedisPool {
   return created;
 }
 
-/** Keeps every threadpool thread busy (and one task queued) for a long while. */
-function saturateThreadpool(done: () => void): Promise<void>[] {
-  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  return Array.from(
-    { length: threads + 1 },
-    (_, i) =>
-      new Promise<void>((resolve) =>
-        pbkdf2(`p${i}`, 'salt', 200_000, 32, 'sha512', () => {
-          done();
-          resolve();
-        }),
-      ),
-  );
-}
-
 describe('connecting by host name', () => {
   test('opens a connection while every threadpool thread is busy, before any of that work ends', async ({
     redisServer,
   }) => {
     const byName = pool({ REDIS_URL: `redis://primary.cache.test:${redisServer.port}` });
     const events: string[] = [];
-    const busy = saturateThreadpool(() => events.push('threadpool work done'));
+    const busy = saturateThreadpool(events);
     // ioredis alone, for contrast: its connect resolves with dns.lookup, on the threadpool.
     const plain = new Redis({
       host: 'primary.localhost',
