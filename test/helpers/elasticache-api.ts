@@ -18,6 +18,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach, beforeAll, beforeEach } from 'vitest';
+import { setEnv } from './env.js';
 
 export const NAMESPACE = 'http://elasticache.amazonaws.com/doc/2015-02-02/';
 export const REGION = 'eu-west-1';
@@ -94,6 +96,29 @@ export interface ElastiCacheApi {
   /** Serves another action (TestFailover, …). */
   handle(action: string, handler: ActionHandler): void;
   close(): Promise<void>;
+}
+
+/**
+ * For a test file whose code reaches ElastiCache through the AWS SDK: a fresh stand-in for each
+ * test, with the process environment (the SDK reads its endpoint, region and credentials
+ * there) pointing at it while the test runs. The SDK is loaded once up front: on a loaded
+ * machine its first import alone can outlast the short deadlines some tests give.
+ */
+export function useElastiCacheApi(): { readonly api: ElastiCacheApi } {
+  const current = {} as { api: ElastiCacheApi };
+  let restoreEnv = () => {};
+  beforeAll(async () => {
+    await import('@aws-sdk/client-elasticache');
+  });
+  beforeEach(async () => {
+    current.api = await startElastiCacheApi();
+    restoreEnv = setEnv(current.api.env);
+  });
+  afterEach(async () => {
+    restoreEnv();
+    await current.api.close();
+  });
+  return current;
 }
 
 export async function startElastiCacheApi(): Promise<ElastiCacheApi> {

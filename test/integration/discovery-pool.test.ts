@@ -8,37 +8,21 @@
  * three-node cluster, a TLS cluster node standing in for a serverless cache).
  */
 import { Cluster, type Redis } from 'ioredis';
-import { afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { AcquireTimeoutError, ElastiCacheError, RedisUnavailableError } from '../../src/errors.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
-import { type ElastiCacheApi, REGION, startElastiCacheApi } from '../helpers/elasticache-api.js';
-import { setEnv } from '../helpers/env.js';
+import { REGION, useElastiCacheApi } from '../helpers/elasticache-api.js';
 import { test } from '../helpers/fixtures.js';
 import { rejectionOf } from '../helpers/rejection.js';
 import { expectedIamToken } from '../helpers/sigv4.js';
 
 const failure = (promise: Promise<unknown>) => rejectionOf(promise, RedisUnavailableError);
 
-let api: ElastiCacheApi;
-let restoreEnv: () => void;
+const stand = useElastiCacheApi();
 const pools: RedisPool[] = [];
-
-// Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
-// deadlines some tests give, and they are not about that.
-beforeAll(async () => {
-  await import('@aws-sdk/client-elasticache');
-});
-
-beforeEach(async () => {
-  api = await startElastiCacheApi();
-  // The AWS SDK reads its endpoint, region and credentials from the process environment.
-  restoreEnv = setEnv(api.env);
-});
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
-  restoreEnv();
-  await api.close();
 });
 
 /** Each test its own cache name: the locations found are kept for the process's life. */
@@ -63,14 +47,14 @@ describe('a pool that discovers its cache', () => {
     redisServer,
   }) => {
     const name = cacheName();
-    api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: redisServer.port } });
+    stand.api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: redisServer.port } });
     const first = pool({ REDIS_CACHE_NAME: name });
     expect(first.config.endpoint).toBeUndefined();
     expect(await first.run((redis) => redis.ping())).toBe('PONG');
     // Another pool of the same environment (other options) uses what the first one found.
     const second = pool({ REDIS_CACHE_NAME: name }, { poolMax: 3 });
     expect(await second.run((redis) => redis.ping())).toBe('PONG');
-    expect(api.calls.map((c) => c.action)).toEqual(['DescribeReplicationGroups']);
+    expect(stand.api.calls.map((c) => c.action)).toEqual(['DescribeReplicationGroups']);
     expect(await redisServer.clientList()).toHaveLength(2);
   });
 
@@ -78,7 +62,7 @@ describe('a pool that discovers its cache', () => {
     redisCluster,
   }) => {
     const name = cacheName();
-    api.putReplicationGroup(name, {
+    stand.api.putReplicationGroup(name, {
       clusterEnabled: true,
       configuration: { host: '127.0.0.1', port: redisCluster.ports[0] ?? 0 },
     });
@@ -130,12 +114,12 @@ describe('a pool that discovers its cache', () => {
       userId: 'sessions-app',
       serverless: true,
       region: REGION,
-      accessKeyId: api.env.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: api.env.AWS_SECRET_ACCESS_KEY ?? '',
+      accessKeyId: stand.api.env.AWS_ACCESS_KEY_ID ?? '',
+      secretAccessKey: stand.api.env.AWS_SECRET_ACCESS_KEY ?? '',
       now,
     }).token;
     await node.cli('ACL', 'SETUSER', 'sessions-app', 'on', `>${token}`, '~*', '&*', '+@all');
-    api.putServerlessCache(name, { endpoint: { host: 'localhost', port: node.port } });
+    stand.api.putServerlessCache(name, { endpoint: { host: 'localhost', port: node.port } });
 
     const serverless = new RedisPool(
       {},
@@ -156,12 +140,12 @@ describe('a pool that discovers its cache', () => {
       await redis.set('lrp:serverless', 'yes');
       expect(await redis.call('ACL', 'WHOAMI')).toBe('sessions-app');
     });
-    expect(api.calls.map((c) => c.action)).toEqual(['DescribeServerlessCaches']);
+    expect(stand.api.calls.map((c) => c.action)).toEqual(['DescribeServerlessCaches']);
   });
 
   test('AccessDenied: a permanent error that names the cache and the IAM action to grant', async () => {
     const name = cacheName();
-    api.deny('DescribeReplicationGroups');
+    stand.api.deny('DescribeReplicationGroups');
     const error = await failure(pool({ REDIS_CACHE_NAME: name }).acquire());
     expect(error).toMatchObject({ permanent: true, reason: 'permission', statusCode: 500 });
     expect(error.message).toContain(name);
@@ -179,7 +163,7 @@ describe('a pool that discovers its cache', () => {
 
   test('a cache that is not available yet: an outage, retried, whose message names no cache', async () => {
     const name = cacheName();
-    api.putReplicationGroup(name, { status: 'creating' });
+    stand.api.putReplicationGroup(name, { status: 'creating' });
     // A first retry drawn from 0 to 60 s: the acquire ends on the answer, not on its deadline.
     const waiting = pool({
       REDIS_CACHE_NAME: name,
@@ -194,7 +178,7 @@ describe('a pool that discovers its cache', () => {
 
   test('an API that does not answer: the acquire ends at its deadline, before the API answers', async () => {
     const name = cacheName();
-    const held = api.hold('DescribeReplicationGroups');
+    const held = stand.api.hold('DescribeReplicationGroups');
     const order: string[] = [];
     const acquire = pool({ REDIS_CACHE_NAME: name })
       .acquire({ deadline: Date.now() + 1_000 })
@@ -202,7 +186,7 @@ describe('a pool that discovers its cache', () => {
         order.push('acquire failed');
         return e;
       });
-    await expect.poll(() => api.calls.length).toBe(1);
+    await expect.poll(() => stand.api.calls.length).toBe(1);
     const error = await acquire;
     order.push('API answers');
     held.release();
@@ -217,7 +201,7 @@ describe('a pool that discovers its cache', () => {
   }) => {
     const [old, replacement] = await Promise.all([startServer(), startServer()]);
     const name = cacheName();
-    api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: old.port } });
+    stand.api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: old.port } });
     const discovered = pool({
       REDIS_CACHE_NAME: name,
       REDIS_RETRY_BASE_MS: '1',
@@ -228,12 +212,12 @@ describe('a pool that discovers its cache', () => {
 
     // The cache is replaced: the old endpoint refuses, ElastiCache gives the new one.
     await old.stop();
-    api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: replacement.port } });
+    stand.api.putReplicationGroup(name, { primary: { host: '127.0.0.1', port: replacement.port } });
     await lease.destroy();
     await discovered.run(async (redis) => {
       expect(await (redis as Redis).ping()).toBe('PONG');
     });
-    expect(api.calls.map((c) => c.action)).toEqual([
+    expect(stand.api.calls.map((c) => c.action)).toEqual([
       'DescribeReplicationGroups',
       'DescribeReplicationGroups',
     ]);

@@ -7,35 +7,17 @@
  * test credentials in the environment. The caches it describes are real local redis-servers.
  */
 import { Redis } from 'ioredis';
-import { afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { describeCache } from '../../src/aws/discovery.js';
 import { CacheLocator, FAILURES_BEFORE_LOOKUP } from '../../src/aws/locator.js';
 import { ElastiCacheError } from '../../src/errors.js';
-import { type ElastiCacheApi, REGION, startElastiCacheApi } from '../helpers/elasticache-api.js';
-import { setEnv } from '../helpers/env.js';
+import { REGION, useElastiCacheApi } from '../helpers/elasticache-api.js';
 import { test } from '../helpers/fixtures.js';
 import { rejectionOf } from '../helpers/rejection.js';
 
 const failure = (promise: Promise<unknown>) => rejectionOf(promise, ElastiCacheError);
 
-let api: ElastiCacheApi;
-let restoreEnv: () => void;
-
-// Loaded once up front: on a loaded machine the SDK's first import alone can outlast the short
-// deadlines some tests give, and they are not about that.
-beforeAll(async () => {
-  await import('@aws-sdk/client-elasticache');
-});
-
-beforeEach(async () => {
-  api = await startElastiCacheApi();
-  restoreEnv = setEnv(api.env);
-});
-
-afterEach(async () => {
-  restoreEnv();
-  await api.close();
-});
+const stand = useElastiCacheApi();
 
 const group = (cacheName: string) => ({ cacheName, serverless: false, region: REGION });
 const serverless = (cacheName: string) => ({ cacheName, serverless: true, region: REGION });
@@ -45,7 +27,9 @@ describe('describeCache', () => {
   test('finds the primary endpoint of a replication group, and a real redis-server answers there', async ({
     redisServer,
   }) => {
-    api.putReplicationGroup('orders', { primary: { host: '127.0.0.1', port: redisServer.port } });
+    stand.api.putReplicationGroup('orders', {
+      primary: { host: '127.0.0.1', port: redisServer.port },
+    });
     const location = await describeCache(group('orders'), soon());
     expect(location).toEqual({
       host: '127.0.0.1',
@@ -53,12 +37,12 @@ describe('describeCache', () => {
       tls: false,
       cluster: false,
     });
-    expect(api.calls).toHaveLength(1);
-    expect(api.calls[0]).toMatchObject({
+    expect(stand.api.calls).toHaveLength(1);
+    expect(stand.api.calls[0]).toMatchObject({
       action: 'DescribeReplicationGroups',
       params: { ReplicationGroupId: 'orders', Version: '2015-02-02' },
     });
-    expect(api.calls[0]?.credential).toMatch(
+    expect(stand.api.calls[0]?.credential).toMatch(
       new RegExp(`^AKIDSTANDINELASTICACHE/\\d{8}/${REGION}/elasticache/aws4_request$`),
     );
     const redis = new Redis({ host: location.host, port: location.port, lazyConnect: true });
@@ -71,7 +55,7 @@ describe('describeCache', () => {
   });
 
   test('takes the configuration endpoint in cluster mode, and TLS from transit encryption', async () => {
-    api.putReplicationGroup('orders', {
+    stand.api.putReplicationGroup('orders', {
       clusterEnabled: true,
       tls: true,
       configuration: { host: 'clustercfg.orders.test', port: 6380 },
@@ -85,7 +69,7 @@ describe('describeCache', () => {
   });
 
   test('asks DescribeServerlessCaches for a serverless cache: TLS and cluster mode', async () => {
-    api.putServerlessCache('sessions', {
+    stand.api.putServerlessCache('sessions', {
       endpoint: { host: 'sessions.serverless.test', port: 6379 },
     });
     expect(await describeCache(serverless('sessions'), soon())).toEqual({
@@ -94,7 +78,7 @@ describe('describeCache', () => {
       tls: true,
       cluster: true,
     });
-    expect(api.calls[0]).toMatchObject({
+    expect(stand.api.calls[0]).toMatchObject({
       action: 'DescribeServerlessCaches',
       params: { ServerlessCacheName: 'sessions' },
     });
@@ -113,19 +97,22 @@ describe('describeCache', () => {
   });
 
   test('a cache being created is worth waiting for; a deleted one is not', async () => {
-    api.putReplicationGroup('orders', { status: 'creating' });
+    stand.api.putReplicationGroup('orders', { status: 'creating' });
     const creating = await failure(describeCache(group('orders'), soon()));
     expect(creating).toMatchObject({ permanent: false, reason: 'unreachable' });
     expect(creating.message).toContain('status creating');
 
-    api.putReplicationGroup('orders', { status: 'deleting', primary: { host: 'x', port: 1 } });
+    stand.api.putReplicationGroup('orders', {
+      status: 'deleting',
+      primary: { host: 'x', port: 1 },
+    });
     const deleting = await failure(describeCache(group('orders'), soon()));
     expect(deleting).toMatchObject({ permanent: true, reason: 'configuration' });
     expect(deleting.message).toContain('"orders" is not available (status deleting)');
   });
 
   test('a cache that is being modified still serves: its endpoint is used', async () => {
-    api.putReplicationGroup('orders', {
+    stand.api.putReplicationGroup('orders', {
       status: 'modifying',
       primary: { host: 'p.test', port: 7 },
     });
@@ -133,7 +120,7 @@ describe('describeCache', () => {
   });
 
   test('AccessDenied names the cache and the IAM action the role lacks', async () => {
-    api.deny('DescribeReplicationGroups');
+    stand.api.deny('DescribeReplicationGroups');
     const denied = await failure(describeCache(group('orders'), soon()));
     expect(denied).toMatchObject({
       cacheName: 'orders',
@@ -147,16 +134,16 @@ describe('describeCache', () => {
       `arn:aws:elasticache:${REGION}:<account>:replicationgroup:orders`,
     );
 
-    api.deny('DescribeServerlessCaches');
+    stand.api.deny('DescribeServerlessCaches');
     const deniedServerless = await failure(describeCache(serverless('sessions'), soon()));
     expect(deniedServerless.permission).toBe('elasticache:DescribeServerlessCaches');
   });
 
   test('an API that does not answer is given up when the signal aborts', async () => {
-    const held = api.hold('DescribeReplicationGroups');
+    const held = stand.api.hold('DescribeReplicationGroups');
     const abort = new AbortController();
     const lookup = failure(describeCache(group('orders'), abort.signal));
-    await expect.poll(() => api.calls.length).toBe(1);
+    await expect.poll(() => stand.api.calls.length).toBe(1);
     abort.abort();
     const error = await lookup;
     held.release();
@@ -167,35 +154,35 @@ describe('describeCache', () => {
 
 describe('CacheLocator', () => {
   test('looks up once per environment, for concurrent callers too', async () => {
-    api.putReplicationGroup('orders', { primary: { host: 'p1.test', port: 6379 } });
+    stand.api.putReplicationGroup('orders', { primary: { host: 'p1.test', port: 6379 } });
     const locator = new CacheLocator(group('orders'));
     const deadline = Date.now() + 10_000;
     const locations = await Promise.all([1, 2, 3].map(() => locator.locate(deadline)));
     expect(locations.map((l) => l.host)).toEqual(['p1.test', 'p1.test', 'p1.test']);
     await locator.locate(deadline);
-    expect(api.calls).toHaveLength(1);
+    expect(stand.api.calls).toHaveLength(1);
   });
 
   test(`looks again only after ${FAILURES_BEFORE_LOOKUP} failed connects in a row`, async () => {
-    api.putReplicationGroup('orders', { primary: { host: 'old.test', port: 6379 } });
+    stand.api.putReplicationGroup('orders', { primary: { host: 'old.test', port: 6379 } });
     const locator = new CacheLocator(group('orders'));
     const deadline = () => Date.now() + 10_000;
     await locator.locate(deadline());
-    api.putReplicationGroup('orders', { primary: { host: 'new.test', port: 6379 } });
+    stand.api.putReplicationGroup('orders', { primary: { host: 'new.test', port: 6379 } });
 
     for (let i = 1; i < FAILURES_BEFORE_LOOKUP; i++) locator.connectFailed();
     locator.connected(); // a success in between starts the count again
     for (let i = 1; i < FAILURES_BEFORE_LOOKUP; i++) locator.connectFailed();
     expect((await locator.locate(deadline())).host).toBe('old.test');
-    expect(api.calls).toHaveLength(1);
+    expect(stand.api.calls).toHaveLength(1);
 
     locator.connectFailed();
     expect((await locator.locate(deadline())).host).toBe('new.test');
-    expect(api.calls).toHaveLength(2);
+    expect(stand.api.calls).toHaveLength(2);
   });
 
   test('each caller waits no longer than its deadline; the lookup ends at its starter’s', async () => {
-    const held = api.hold('DescribeReplicationGroups');
+    const held = stand.api.hold('DescribeReplicationGroups');
     const locator = new CacheLocator(group('orders'));
     const order: string[] = [];
     // Long enough for a loaded machine to build the SDK's client and sign the request before
@@ -205,14 +192,14 @@ describe('CacheLocator', () => {
       order.push('short deadline passed');
       return e;
     });
-    await expect.poll(() => api.calls.length, { timeout: shortMs }).toBe(1);
+    await expect.poll(() => stand.api.calls.length, { timeout: shortMs }).toBe(1);
     const error = await short;
     expect(error).toMatchObject({ cacheName: 'orders', permanent: false, reason: 'unreachable' });
     order.push('API answers');
     held.release();
     expect(order).toEqual(['short deadline passed', 'API answers']);
     // Not remembered: the next caller asks again.
-    api.putReplicationGroup('orders', { primary: { host: 'p.test', port: 6379 } });
+    stand.api.putReplicationGroup('orders', { primary: { host: 'p.test', port: 6379 } });
     expect((await locator.locate(Date.now() + 10_000)).host).toBe('p.test');
     expect(locator.lookups).toBe(2);
   });
