@@ -1,5 +1,5 @@
 /**
- * The fixed credentials, clock and tokens of the IAM tests (iam.test.ts), shared with the test
+ * The fixed credentials, clock and tokens of the IAM tests (iam.scenarios.ts), shared with the test
  * that searches their output for secrets (iam-output.test.ts).
  */
 import { expectedIamToken } from '../helpers/sigv4.js';
