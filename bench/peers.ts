@@ -180,9 +180,6 @@ async function makeSides(url: string, shape: ShapeName, settings: PeerSettings):
     { pool: { url, metrics: false } },
   );
   const leasePool = getRedisPool({ url, metrics: false });
-  // What batching would gain the library's shared connection: the same raw lease, its
-  // connection switched to ioredis's auto-pipelining (always on; the pool has no such option).
-  const batchedPool = getRedisPool({ url, metrics: false, clientName: 'bench-batched' });
 
   const bare = new Redis(url);
   const autoPipelined = new Redis(url, { enableAutoPipelining: true });
@@ -230,19 +227,6 @@ async function makeSides(url: string, shape: ShapeName, settings: PeerSettings):
         }
       },
       close: () => leasePool.close(),
-    },
-    {
-      name: 'raw lease, its connection auto-pipelined',
-      handler: async () => {
-        const lease = await batchedPool.acquire();
-        (lease.redis.options as { enableAutoPipelining: boolean }).enableAutoPipelining = true;
-        try {
-          return await work(lease.redis, next());
-        } finally {
-          await lease.release();
-        }
-      },
-      close: () => batchedPool.close(),
     },
     {
       name: 'ioredis, enableAutoPipelining',
