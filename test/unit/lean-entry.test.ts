@@ -22,8 +22,8 @@ const AWS_CODE = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 const outdir = mkdtempSync(join(tmpdir(), 'lrp-lean-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-async function bundle(entry: string, splitting = true): Promise<Metafile> {
-  return (await build(options(entry, splitting))).metafile;
+async function bundle(entry: string): Promise<Metafile> {
+  return (await build(options(entry, true))).metafile;
 }
 
 /** esbuild options for `entry`, its outputs kept in memory. */
@@ -100,9 +100,20 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s', (entry) => {
   });
 });
 
+/** Each entry bundled as one ES module once, for the tests below to read. */
+const singleModules = new Map<string, ReturnType<typeof build<ReturnType<typeof options>>>>();
+function singleModule(entry: string) {
+  let built = singleModules.get(entry);
+  if (!built) {
+    built = build(options(entry, false));
+    singleModules.set(entry, built);
+  }
+  return built;
+}
+
 describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', (entry) => {
   it('imports the AWS SDK, left to the runtime, only dynamically', async () => {
-    const metafile = await bundle(entry, false);
+    const { metafile } = await singleModule(entry);
     const imports = Object.values(metafile.outputs).flatMap((out) => out.imports);
     const sdk = imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/'));
     expect(sdk.map((i) => `${i.kind} ${i.path}`)).toEqual([
@@ -113,7 +124,7 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', 
   });
 
   it('carries none of the README text of the options', async () => {
-    const result = await build(options(entry, false));
+    const result = await singleModule(entry);
     const code = result.outputFiles.map((file) => file.text).join('\n');
     const documented = Object.entries(OPTION_DOCS).filter(([, doc]) =>
       code.includes(doc.description),
@@ -124,7 +135,7 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', 
   });
 
   it('imports no built-in as an ES module: it takes them with process.getBuiltinModule', async () => {
-    const result = await build(options(entry, false));
+    const result = await singleModule(entry);
     const imports = Object.values(result.metafile.outputs).flatMap((out) => out.imports);
     const builtins = imports.filter((i) => i.path.startsWith('node:') || isBuiltin(i.path));
     expect(builtins.map((i) => i.path)).toEqual([]);
