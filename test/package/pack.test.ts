@@ -46,6 +46,27 @@ async function node(args: string[], env: Record<string, string> = {}): Promise<s
   return stdout.trim();
 }
 
+/** The consumer's tsconfig.json: strict, both module formats, type-checking only `files`. */
+async function writeTsconfig(files: string[]): Promise<void> {
+  await writeFile(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        // The usual setting; it would also hide a declaration that silently became `any`,
+        // which the @ts-expect-error lines of the consumers catch.
+        skipLibCheck: true,
+        types: ['node'],
+      },
+      files,
+    }),
+  );
+}
+
 /** Every file under `dir`, recursively, relative to it. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -209,23 +230,7 @@ process.exit(0);
   );
 
   test('TypeScript consumers compile in both module formats, with no @types/aws-lambda', async () => {
-    await writeFile(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noEmit: true,
-          // The usual setting; it would also hide a declaration that silently became `any`,
-          // which the @ts-expect-error lines below catch.
-          skipLibCheck: true,
-          types: ['node'],
-        },
-        files: ['typed.mts', 'typed.cts', 'cdk.mts', 'cdk.cts'],
-      }),
-    );
+    await writeTsconfig(['typed.mts', 'typed.cts', 'cdk.mts', 'cdk.cts']);
     const cdkBody = `export function wire(scope: Construct, fn: lambda.Function, vpc: ec2.IVpc) {
   const cache = new ValkeyCache(scope, 'Cache', { vpc, serverless: true, auth: 'iam' });
   const link = new RedisPoolConnection(scope, 'Redis', { function: fn, cache, options: { poolMax: 4 } });
@@ -397,21 +402,7 @@ await closeRedisPools();
     }, NPM_TIMEOUT_MS);
 
     test('their Metrics type-checks as the metrics option, and theirs is the only copy', async () => {
-      await writeFile(
-        join(project, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            module: 'nodenext',
-            moduleResolution: 'nodenext',
-            target: 'es2022',
-            strict: true,
-            noEmit: true,
-            skipLibCheck: true,
-            types: ['node'],
-          },
-          files: ['own-metrics.mts'],
-        }),
-      );
+      await writeTsconfig(['own-metrics.mts']);
       await writeFile(
         join(project, 'own-metrics.mts'),
         `import { Metrics } from '@aws-lambda-powertools/metrics';
