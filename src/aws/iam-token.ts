@@ -193,6 +193,14 @@ export class IamTokenSource {
     return current && current.expiresAt - this.#now() > this.#marginMs ? current : undefined;
   }
 
+  /**
+   * The newest token signed, whatever its life left: for cluster nodes that reconnect on their
+   * own, it is the best there is (keepFresh replaces it before the margin).
+   */
+  latest(): IamToken | undefined {
+    return this.#current;
+  }
+
   async #sign(): Promise<IamToken> {
     this.#client ??= sdkClient(this.#request, this.#credentialsOption);
     // A failed load is not kept: the next attempt tries again.

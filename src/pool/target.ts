@@ -21,6 +21,7 @@ import type { ConnectConfig } from './connection.js';
 interface TokenSource {
   token(): Promise<{ readonly token: Secret }>;
   current(): { readonly token: Secret } | undefined;
+  latest(): { readonly token: Secret } | undefined;
 }
 
 /** Options of the token source, for tests (a fake clock, fixed credentials). */
@@ -43,6 +44,11 @@ export class ConnectTarget {
   #locator: CacheLocator | undefined;
   #tokens: Promise<TokenSource> | undefined;
   #location: CacheLocation | undefined;
+  /**
+   * Whether the last attempt connected in cluster mode: with discovery the cache decides, not
+   * REDIS_CLUSTER, and keepFresh must follow what was used.
+   */
+  #clusterMode = false;
 
   constructor(config: RedisPoolConfig, seams: TargetSeams = {}) {
     this.#config = config;
@@ -68,6 +74,7 @@ export class ConnectTarget {
     const { endpoint, cluster } = config.endpoint
       ? { endpoint: config.endpoint, cluster: config.cluster }
       : await this.#discover(deadline);
+    this.#clusterMode = cluster;
     const base = { ...config, endpoint, cluster, dnsServers: this.#seams.dnsServers };
     if (config.auth !== 'iam') return base;
     const tokens = await this.#tokenSource();
@@ -75,8 +82,9 @@ export class ConnectTarget {
     return {
       ...base,
       endpoint: { ...endpoint, password: token },
-      // Cluster nodes ioredis opens later, on its own, authenticate with the token of then.
-      password: () => (tokens.current() ?? { token }).token.reveal(),
+      // Cluster nodes ioredis opens later, on its own, authenticate with the newest token signed
+      // (keepFresh signs one before the margin): never this attempt's, which may have expired.
+      password: () => (tokens.latest() ?? { token }).token.reveal(),
     };
   }
 
@@ -96,7 +104,7 @@ export class ConnectTarget {
    * less than a few minutes left.
    */
   keepFresh(): void {
-    if (this.#config.auth !== 'iam' || !this.#config.cluster || !this.#tokens) return;
+    if (this.#config.auth !== 'iam' || !this.#clusterMode || !this.#tokens) return;
     this.#tokens
       .then((tokens) => {
         if (!tokens.current()) return tokens.token();
