@@ -7,33 +7,15 @@
  * The AWS SDK is loaded here only when needed, by dynamic import: a pool with a REDIS_URL and a
  * password loads none of it.
  */
-import {
-  type CacheLocation,
-  type CacheLocator,
-  type CredentialsProvider,
-  locatorFor,
-} from '../aws/locator.js';
-import type { RedisEndpoint, RedisPoolConfig, Secret } from '../config.js';
+import type { IamTokenSource, IamTokenSourceOptions } from '../aws/iam-token.js';
+import { type CacheLocation, type CacheLocator, locatorFor } from '../aws/locator.js';
+import type { RedisEndpoint, RedisPoolConfig } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { ConnectConfig } from './connection.js';
 
-/** The IAM token source, as the pool uses it (src/aws/iam-token.ts, loaded lazily). */
-interface TokenSource {
-  token(): Promise<{ readonly token: Secret }>;
-  current(): { readonly token: Secret } | undefined;
-  latest(): { readonly token: Secret } | undefined;
-}
-
-/** Options of the token source, for tests (a fake clock, fixed credentials). */
-export interface TokenSourceOptions {
-  readonly credentials?: CredentialsProvider;
-  readonly now?: () => number;
-  readonly refreshMarginMs?: number;
-}
-
 export interface TargetSeams {
   /** For the IAM token source: a clock, credentials. */
-  readonly iam?: TokenSourceOptions;
+  readonly iam?: IamTokenSourceOptions;
   /** DNS servers to resolve with instead of the system's. */
   readonly dnsServers?: readonly string[];
 }
@@ -42,7 +24,7 @@ export class ConnectTarget {
   readonly #config: RedisPoolConfig;
   readonly #seams: TargetSeams;
   #locator: CacheLocator | undefined;
-  #tokens: Promise<TokenSource> | undefined;
+  #tokens: Promise<IamTokenSource> | undefined;
   #location: CacheLocation | undefined;
   /**
    * Whether the last attempt connected in cluster mode: with discovery the cache decides, not
@@ -168,7 +150,7 @@ export class ConnectTarget {
     };
   }
 
-  #tokenSource(): Promise<TokenSource> {
+  #tokenSource(): Promise<IamTokenSource> {
     this.#tokens ??= this.#loadTokenSource();
     // A failed load is not kept: the next attempt tries again (and fails as fast).
     this.#tokens.catch(() => {
@@ -177,7 +159,7 @@ export class ConnectTarget {
     return this.#tokens;
   }
 
-  async #loadTokenSource(): Promise<TokenSource> {
+  async #loadTokenSource(): Promise<IamTokenSource> {
     const config = this.#config;
     const cacheName = config.cacheName ?? '';
     const { IamTokenSource } = await import('../aws/iam-token.js');
