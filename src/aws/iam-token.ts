@@ -108,16 +108,6 @@ async function presign(
   };
 }
 
-/** Signs one token with these credentials at `signingDate` (see IamTokenSource for the cache). */
-export async function signIamToken(
-  request: IamTokenRequest,
-  credentials: AwsCredentials,
-  signingDate: Date,
-): Promise<IamToken> {
-  const client = await sdkClient(request, async () => credentials);
-  return presign(client, request, credentials, signingDate);
-}
-
 /**
  * The presigned query as ElastiCache reads it: each key and value URI-encoded (RFC 3986), in
  * canonical order, the signature last as in every presigned URL.
