@@ -19,7 +19,7 @@ import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { AwsCredentials, CredentialsProvider } from './locator.js';
-import { loadElastiCacheSdk } from './sdk.js';
+import { loadElastiCacheSdk, sdkErrorSummary } from './sdk.js';
 
 /** How long a token is valid: AWS's fixed 15 minutes. */
 export const TOKEN_LIFETIME_S = 900;
@@ -210,7 +210,7 @@ export class IamTokenSource {
           reason: 'credentials',
           check:
             "the function's execution role (on Lambda the runtime provides its credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
-          cause: credentialsProblem(error),
+          cause: sdkErrorSummary(error),
         },
       );
     }
@@ -219,10 +219,4 @@ export class IamTokenSource {
     this.#current = token;
     return token;
   }
-}
-
-/** The provider's reason, by name and message only (never the credentials object). */
-function credentialsProblem(error: unknown): Error {
-  if (!(error instanceof Error)) return new Error(String(error));
-  return new Error(`${error.name}: ${error.message}`);
 }
