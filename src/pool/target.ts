@@ -39,19 +39,10 @@ export class ConnectTarget {
 
   /**
    * The configuration of one attempt, within `deadline` (epoch ms): where to connect and with
-   * which password. Without discovery or IAM it is at hand: no promise, so that the attempt
-   * starts in the same tick.
+   * which password.
    * @throws ElastiCacheError (the promise rejects) when discovery or signing fails.
    */
-  prepare(deadline: number): ConnectConfig | Promise<ConnectConfig> {
-    const config = this.#config;
-    if (config.endpoint && config.auth !== 'iam') {
-      return { ...config, endpoint: config.endpoint, dnsServers: this.#seams.dnsServers };
-    }
-    return this.#prepare(deadline);
-  }
-
-  async #prepare(deadline: number): Promise<ConnectConfig> {
+  async prepare(deadline: number): Promise<ConnectConfig> {
     const config = this.#config;
     const { endpoint, cluster } = config.endpoint
       ? { endpoint: config.endpoint, cluster: config.cluster }
