@@ -49,8 +49,8 @@ export const FUNCTIONS = {
     timeoutMs: API_GATEWAY_TIMEOUT_MS,
     // A load generator is CPU-bound: 1,024 MB buys a larger share of a vCPU.
     memoryMb: 1_024,
-    // A load generator must not starve the account's other functions; 10 is also the local
-    // API's limit of execution environments per function.
+    // A load generator must not starve the account's other functions. Deployed only: the local
+    // API does not read it, and gives every function the same limit (its maxEnvironments option).
     reservedConcurrency: 10,
     description: 'GET|POST /api/v1/test/redis: a bounded load on the shared connection',
   },

@@ -49,7 +49,7 @@ export interface EmfMetric {
 }
 
 /** The specification's limits. */
-export const EMF_LIMITS = {
+const EMF_LIMITS = {
   /** Keys in one DimensionSet. */
   dimensions: 30,
   /** MetricDefinitions in one MetricDirective. */

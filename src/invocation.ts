@@ -13,7 +13,8 @@ import {
   type InvocationMetrics,
   invocationMetrics,
   type MetricsSink as Metrics,
-  PoolMetricsEmitter,
+  type PoolMetricsEmitter,
+  poolMetricsEmitter,
   takeColdStart,
 } from './metrics.js';
 import type { RedisPoolOptions } from './options.js';
@@ -185,6 +186,11 @@ export class InvocationRunner {
   readonly pool: RedisPool;
   readonly options: ResolvedOptions;
   readonly #emitter: PoolMetricsEmitter | undefined;
+  /**
+   * Whether invocations gather a record: only when someone takes it (the user's Metrics, or
+   * our emitter, which is none when Powertools' metrics are switched off). Decided once here.
+   */
+  readonly metricsEnabled: boolean;
   readonly #open = new List<Invocation>();
   /**
    * No open invocation has an earlier Lambda deadline: a lower bound (it may be the deadline of
@@ -200,11 +206,13 @@ export class InvocationRunner {
     const { config } = this.pool;
     this.#emitter =
       config.metrics && !options.metrics
-        ? new PoolMetricsEmitter(
+        ? poolMetricsEmitter(
             config.metricsNamespace,
             process.env.AWS_LAMBDA_FUNCTION_NAME ?? config.clientName,
           )
         : undefined;
+    this.metricsEnabled =
+      config.metrics && (options.metrics !== undefined || this.#emitter !== undefined);
   }
 
   /** Starts an invocation; call `acquire()` on it, and `end()` on every path out. */
@@ -243,10 +251,6 @@ export class InvocationRunner {
   record(record: InvocationMetrics): number | undefined {
     if (this.options.metrics) addInvocationMetrics(this.options.metrics, record);
     return this.#emitter?.publish(record);
-  }
-
-  get metricsEnabled(): boolean {
-    return this.pool.config.metrics;
   }
 
   /**

@@ -136,7 +136,7 @@ const METRIC_DEFINITIONS = Object.fromEntries(
  * tick its lease was taken in writes its own document first (`flush`).
  */
 export class PoolMetricsEmitter {
-  readonly #writer: EmfDocumentWriter<MetricKey> | undefined;
+  readonly #writer: EmfDocumentWriter<MetricKey>;
   /** Records published in this tick, not yet written. */
   #pending: InvocationMetrics[] = [];
   /** Counts the writes: a document's batch is the count at the time it was published. */
@@ -147,12 +147,9 @@ export class PoolMetricsEmitter {
    * bench machine, which would otherwise fall into the first invocation (Lambda's runtime logs
    * through a file descriptor of its own and does not create it either).
    */
-  readonly #stdout: NodeJS.WriteStream | undefined;
+  readonly #stdout: NodeJS.WriteStream;
 
-  constructor(namespace: string, functionName: string, env: NodeJS.ProcessEnv = process.env) {
-    // Read once, at init, as Powertools reads them: whoever switched Powertools' metrics off
-    // for this function (or runs it in Powertools' dev mode) gets no documents from us either.
-    if (powertoolsMetricsDisabled(env)) return;
+  constructor(namespace: string, functionName: string) {
     this.#stdout = process.stdout;
     // Only FunctionName: the dimension set the CDK dashboard and alarms query.
     const dimension = functionName.trim() === '' ? 'unknown' : functionName;
@@ -165,7 +162,6 @@ export class PoolMetricsEmitter {
 
   /** Queues this record's document for the end of the tick. Returns its batch, for `flush`. */
   publish(record: InvocationMetrics): number {
-    if (this.#writer === undefined) return this.#batch;
     if (this.#pending.length === 0) process.nextTick(this.#writeTick);
     this.#pending.push(record);
     return this.#batch;
@@ -180,14 +176,29 @@ export class PoolMetricsEmitter {
   #write(): void {
     const writer = this.#writer;
     const records = this.#pending;
-    if (writer === undefined || records.length === 0) return;
+    if (records.length === 0) return;
     this.#pending = [];
     this.#batch++;
     const timestamp = Date.now();
     let lines = '';
     for (const record of records) lines += writer.serialize(record, timestamp) ?? '';
-    if (lines !== '') this.#stdout?.write(lines);
+    if (lines !== '') this.#stdout.write(lines);
   }
+}
+
+/**
+ * The pool's emitter, or none when Powertools' metrics are switched off for this function:
+ * read once, at init, as Powertools reads them, so that whoever switched them off (or runs the
+ * function in Powertools' dev mode) gets no documents from us either, and no invocation
+ * gathers a record nobody writes.
+ */
+export function poolMetricsEmitter(
+  namespace: string,
+  functionName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PoolMetricsEmitter | undefined {
+  if (powertoolsMetricsDisabled(env)) return undefined;
+  return new PoolMetricsEmitter(namespace, functionName);
 }
 
 const TRUTHY = new Set(['1', 'y', 'yes', 't', 'true', 'on']);

@@ -16,7 +16,7 @@ import type {
 } from '@aws-sdk/client-elasticache';
 import { ElastiCacheError } from '../errors.js';
 import { type CacheLocation, type DiscoveryRequest, reachTheApi } from './locator.js';
-import { type ElastiCacheSdk, loadElastiCacheSdk } from './sdk.js';
+import { type ElastiCacheSdk, loadElastiCacheSdk, sdkErrorSummary } from './sdk.js';
 
 /**
  * Statuses in which a cache serves traffic at its endpoints: a cache being modified (scaled,
@@ -183,7 +183,7 @@ function asElastiCacheError(
   const { cacheName } = request;
   const name = error instanceof Error ? error.name : 'Error';
   const code = (error as { code?: unknown } | undefined)?.code;
-  const cause = error instanceof Error ? new Error(`${name}: ${error.message}`) : undefined;
+  const cause = sdkErrorSummary(error);
   if (NOT_FOUND.has(name)) return notFound(request);
   if (ACCESS_DENIED.has(name)) {
     const action = request.serverless

@@ -19,7 +19,7 @@ import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { Secret } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { AwsCredentials, CredentialsProvider } from './locator.js';
-import { loadElastiCacheSdk } from './sdk.js';
+import { loadElastiCacheSdk, sdkErrorSummary } from './sdk.js';
 
 /** How long a token is valid: AWS's fixed 15 minutes. */
 export const TOKEN_LIFETIME_S = 900;
@@ -108,16 +108,6 @@ async function presign(
   };
 }
 
-/** Signs one token with these credentials at `signingDate` (see IamTokenSource for the cache). */
-export async function signIamToken(
-  request: IamTokenRequest,
-  credentials: AwsCredentials,
-  signingDate: Date,
-): Promise<IamToken> {
-  const client = await sdkClient(request, async () => credentials);
-  return presign(client, request, credentials, signingDate);
-}
-
 /**
  * The presigned query as ElastiCache reads it: each key and value URI-encoded (RFC 3986), in
  * canonical order, the signature last as in every presigned URL.
@@ -193,6 +183,14 @@ export class IamTokenSource {
     return current && current.expiresAt - this.#now() > this.#marginMs ? current : undefined;
   }
 
+  /**
+   * The newest token signed, whatever its life left: for cluster nodes that reconnect on their
+   * own, it is the best there is (keepFresh replaces it before the margin).
+   */
+  latest(): IamToken | undefined {
+    return this.#current;
+  }
+
   async #sign(): Promise<IamToken> {
     this.#client ??= sdkClient(this.#request, this.#credentialsOption);
     // A failed load is not kept: the next attempt tries again.
@@ -212,7 +210,7 @@ export class IamTokenSource {
           reason: 'credentials',
           check:
             "the function's execution role (on Lambda the runtime provides its credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
-          cause: credentialsProblem(error),
+          cause: sdkErrorSummary(error),
         },
       );
     }
@@ -221,10 +219,4 @@ export class IamTokenSource {
     this.#current = token;
     return token;
   }
-}
-
-/** The provider's reason, by name and message only (never the credentials object). */
-function credentialsProblem(error: unknown): Error {
-  if (!(error instanceof Error)) return new Error(String(error));
-  return new Error(`${error.name}: ${error.message}`);
 }

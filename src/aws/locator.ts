@@ -72,11 +72,6 @@ export class CacheLocator {
     return this.#lookups;
   }
 
-  /** The remembered location, if any, without asking. */
-  get known(): CacheLocation | undefined {
-    return this.#location;
-  }
-
   /**
    * The cache's location: remembered, or looked up now. A lookup in progress is shared by every
    * caller; each one waits no longer than its own `deadline` (epoch ms), and the lookup itself

@@ -35,3 +35,12 @@ function missingSdk(cacheName: string, error: unknown): ElastiCacheError {
       'the Lambda Node.js runtime provides the AWS SDK (@aws-sdk/*); elsewhere, install @aws-sdk/client-elasticache',
   });
 }
+
+/**
+ * An SDK error as a cause to pass on: its name and message only, never the error itself, whose
+ * other fields hold request ids, raw responses, or (from a credential provider) credentials.
+ */
+export function sdkErrorSummary(error: unknown): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  return new Error(`${error.name}: ${error.message}`);
+}

@@ -503,8 +503,7 @@ export class RedisPool {
     let connection: Connection;
     try {
       // Discovery (the first time) and a fresh IAM token, within the deadline.
-      const prepared = this.#target.prepare(deadline);
-      const config = prepared instanceof Promise ? await prepared : prepared;
+      const config = await this.#target.prepare(deadline);
       connection = await this.#connectionFactory(name, config, {
         error: (error) => {
           this.#lastError = error;

@@ -23,13 +23,13 @@ interface ClientOptions {
   readonly connectTimeout?: number;
 }
 
-export interface ConnectorSettings {
+interface ConnectorSettings {
   /** DNS servers to ask instead of the system's (tests). */
   readonly dnsServers?: readonly string[] | undefined;
 }
 
 /** ioredis's `Connector` option: a class it instantiates with each client's options. */
-export type ConnectorClass = new (options: unknown) => AbstractConnector;
+type ConnectorClass = new (options: unknown) => AbstractConnector;
 
 /** A connector class resolving host names as `settings` say. */
 export function resolvingConnector(settings: ConnectorSettings = {}): ConnectorClass {

@@ -25,7 +25,7 @@ export interface ResolvedAddress {
 /** Codes of an answer that says the DNS servers have no address for the name. */
 const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME', 'NXDOMAIN']);
 
-export interface ResolveOptions {
+interface ResolveOptions {
   /** Bounds the resolution: each query gets half of it (c-ares tries twice). */
   readonly timeoutMs: number;
   /**

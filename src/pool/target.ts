@@ -7,32 +7,15 @@
  * The AWS SDK is loaded here only when needed, by dynamic import: a pool with a REDIS_URL and a
  * password loads none of it.
  */
-import {
-  type CacheLocation,
-  type CacheLocator,
-  type CredentialsProvider,
-  locatorFor,
-} from '../aws/locator.js';
-import type { RedisEndpoint, RedisPoolConfig, Secret } from '../config.js';
+import type { IamTokenSource, IamTokenSourceOptions } from '../aws/iam-token.js';
+import { type CacheLocation, type CacheLocator, locatorFor } from '../aws/locator.js';
+import type { RedisEndpoint, RedisPoolConfig } from '../config.js';
 import { ElastiCacheError } from '../errors.js';
 import type { ConnectConfig } from './connection.js';
 
-/** The IAM token source, as the pool uses it (src/aws/iam-token.ts, loaded lazily). */
-interface TokenSource {
-  token(): Promise<{ readonly token: Secret }>;
-  current(): { readonly token: Secret } | undefined;
-}
-
-/** Options of the token source, for tests (a fake clock, fixed credentials). */
-export interface TokenSourceOptions {
-  readonly credentials?: CredentialsProvider;
-  readonly now?: () => number;
-  readonly refreshMarginMs?: number;
-}
-
 export interface TargetSeams {
   /** For the IAM token source: a clock, credentials. */
-  readonly iam?: TokenSourceOptions;
+  readonly iam?: IamTokenSourceOptions;
   /** DNS servers to resolve with instead of the system's. */
   readonly dnsServers?: readonly string[];
 }
@@ -41,8 +24,13 @@ export class ConnectTarget {
   readonly #config: RedisPoolConfig;
   readonly #seams: TargetSeams;
   #locator: CacheLocator | undefined;
-  #tokens: Promise<TokenSource> | undefined;
+  #tokens: Promise<IamTokenSource> | undefined;
   #location: CacheLocation | undefined;
+  /**
+   * Whether the last attempt connected in cluster mode: with discovery the cache decides, not
+   * REDIS_CLUSTER, and keepFresh must follow what was used.
+   */
+  #clusterMode = false;
 
   constructor(config: RedisPoolConfig, seams: TargetSeams = {}) {
     this.#config = config;
@@ -51,23 +39,15 @@ export class ConnectTarget {
 
   /**
    * The configuration of one attempt, within `deadline` (epoch ms): where to connect and with
-   * which password. Without discovery or IAM it is at hand: no promise, so that the attempt
-   * starts in the same tick.
+   * which password.
    * @throws ElastiCacheError (the promise rejects) when discovery or signing fails.
    */
-  prepare(deadline: number): ConnectConfig | Promise<ConnectConfig> {
-    const config = this.#config;
-    if (config.endpoint && config.auth !== 'iam') {
-      return { ...config, endpoint: config.endpoint, dnsServers: this.#seams.dnsServers };
-    }
-    return this.#prepare(deadline);
-  }
-
-  async #prepare(deadline: number): Promise<ConnectConfig> {
+  async prepare(deadline: number): Promise<ConnectConfig> {
     const config = this.#config;
     const { endpoint, cluster } = config.endpoint
       ? { endpoint: config.endpoint, cluster: config.cluster }
       : await this.#discover(deadline);
+    this.#clusterMode = cluster;
     const base = { ...config, endpoint, cluster, dnsServers: this.#seams.dnsServers };
     if (config.auth !== 'iam') return base;
     const tokens = await this.#tokenSource();
@@ -75,8 +55,9 @@ export class ConnectTarget {
     return {
       ...base,
       endpoint: { ...endpoint, password: token },
-      // Cluster nodes ioredis opens later, on its own, authenticate with the token of then.
-      password: () => (tokens.current() ?? { token }).token.reveal(),
+      // Cluster nodes ioredis opens later, on its own, authenticate with the newest token signed
+      // (keepFresh signs one before the margin): never this attempt's, which may have expired.
+      password: () => (tokens.latest() ?? { token }).token.reveal(),
     };
   }
 
@@ -96,7 +77,7 @@ export class ConnectTarget {
    * less than a few minutes left.
    */
   keepFresh(): void {
-    if (this.#config.auth !== 'iam' || !this.#config.cluster || !this.#tokens) return;
+    if (this.#config.auth !== 'iam' || !this.#clusterMode || !this.#tokens) return;
     this.#tokens
       .then((tokens) => {
         if (!tokens.current()) return tokens.token();
@@ -160,7 +141,7 @@ export class ConnectTarget {
     };
   }
 
-  #tokenSource(): Promise<TokenSource> {
+  #tokenSource(): Promise<IamTokenSource> {
     this.#tokens ??= this.#loadTokenSource();
     // A failed load is not kept: the next attempt tries again (and fails as fast).
     this.#tokens.catch(() => {
@@ -169,7 +150,7 @@ export class ConnectTarget {
     return this.#tokens;
   }
 
-  async #loadTokenSource(): Promise<TokenSource> {
+  async #loadTokenSource(): Promise<IamTokenSource> {
     const config = this.#config;
     const cacheName = config.cacheName ?? '';
     const { IamTokenSource } = await import('../aws/iam-token.js');

@@ -13,6 +13,7 @@ import {
   METRIC_UNITS,
   type MetricKey,
   PoolMetricsEmitter,
+  poolMetricsEmitter,
 } from '../../src/metrics.js';
 import { assertValidEmf, EMF_UNITS, emfViolations } from '../helpers/emf.js';
 
@@ -312,7 +313,7 @@ describe("the pool's emitter", () => {
   const endOfTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
   it("writes a tick's documents at the end of the tick, in one stdout write, one line each", async () => {
-    const emitter = new PoolMetricsEmitter('Ns', 'orders-api', {});
+    const emitter = new PoolMetricsEmitter('Ns', 'orders-api');
     capture();
     emitter.publish(record);
     emitter.publish({ ...record, coldStart: 0 });
@@ -333,7 +334,7 @@ describe("the pool's emitter", () => {
   });
 
   it('flush(batch) writes a pending batch at once, and only once', async () => {
-    const emitter = new PoolMetricsEmitter('Ns', 'fn', {});
+    const emitter = new PoolMetricsEmitter('Ns', 'fn');
     capture();
     const first = emitter.publish(record);
     const second = emitter.publish(record);
@@ -353,9 +354,9 @@ describe("the pool's emitter", () => {
 
   it("follows Powertools' switches, read when it is made: POWERTOOLS_METRICS_DISABLED, then POWERTOOLS_DEV", async () => {
     const documents = async (env: NodeJS.ProcessEnv) => {
-      const emitter = new PoolMetricsEmitter('Ns', 'fn', env);
+      const emitter = poolMetricsEmitter('Ns', 'fn', env);
       const spy = capture();
-      emitter.publish(record);
+      emitter?.publish(record);
       await endOfTick();
       spy.mockRestore();
       const count = writes.length;
@@ -373,7 +374,7 @@ describe("the pool's emitter", () => {
   });
 
   it('a blank function name still makes a valid dimension', async () => {
-    const emitter = new PoolMetricsEmitter('Ns', ' ', {});
+    const emitter = new PoolMetricsEmitter('Ns', ' ');
     capture();
     emitter.publish(record);
     await endOfTick();

@@ -13,7 +13,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type IamTokenRequest,
   IamTokenSource,
-  signIamToken,
   TOKEN_LIFETIME_S,
   TOKEN_REFRESH_MARGIN_MS,
 } from '../../src/aws/iam-token.js';
@@ -102,11 +101,10 @@ describe('an IAM token', () => {
 
   it('has no security token parameter with long-term credentials, and encodes the user', async () => {
     const request = { ...REQUEST, userId: 'app user/1' };
-    const signed = await signIamToken(
-      request,
-      { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
-      new Date(NOW),
-    );
+    const signed = await new IamTokenSource(request, {
+      credentials: async () => ({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }),
+      now: () => NOW,
+    }).token();
     const { params } = parseToken(signed.token.reveal());
     const expected = expectedToken(request, NOW);
     const { 'X-Amz-Signature': signature, ...rest } = params;

@@ -505,6 +505,7 @@ describe('a connection that opens after its acquirer gave up', () => {
     const { redis, pool } = setup({ poolMax: 1 });
     redis.autoOpen = false;
     const heldProbe = new Probe(pool.acquire({ exclusive: true }));
+    await settle();
     redis.attempt(0).open();
     await settle();
     const queued = new Probe(pool.acquire({ exclusive: true, deadline: Date.now() + 500 }));
