@@ -35,7 +35,7 @@ export const OPTION_DOCS: { readonly [K in PoolOptionKey]: OptionDoc } = {
   },
   serverless: {
     description:
-      '`true` for ElastiCache Serverless: discovery asks `DescribeServerlessCaches`, IAM tokens carry `ResourceType=ServerlessCache`, and the pool uses cluster mode unless `REDIS_CLUSTER=false`.',
+      '`true` for ElastiCache Serverless: discovery asks `DescribeServerlessCaches`, IAM tokens carry `ResourceType=ServerlessCache`, and, with `REDIS_URL`, the pool uses cluster mode unless `REDIS_CLUSTER=false` (discovery takes the cluster mode from the cache).',
   },
   cluster: {
     description:
