@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { BUNDLING, FUNCTIONS } from '../functions/manifest.js';
+import { type ChildSample, type InvocationTimes, RESULT_MARKER } from './cold-start-result.js';
 import { median, percentile, round } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -309,75 +310,11 @@ function packageOf(path: string): string {
   return path.split('/')[0] ?? path;
 }
 
-/** The result line's marker: the bundle's own output (EMF, logs) shares stdout with it. */
-const RESULT_MARKER = 'BENCH_RESULT ';
-
-/**
- * The child's program, bundled with esbuild so that the Lambda context and the event are the
- * ones the rest of the bench uses (bench/lambda.ts). It imports the bundle (the init), then,
- * for an invoked bundle, calls its handler twice, each with a fresh context as Lambda gives
- * one per invocation, and prints one line of JSON. performance.now() counts from the process's
- * start.
- *
- * Before each invocation the event loop turns once, as it does while Lambda's runtime waits
- * for the next event (an I/O request to the Runtime API): what the init left to V8's task
- * queue (a young-generation collection that its allocations scheduled, say) runs there, in
- * Lambda as here, not in the invocation. One turn is the least any runtime gives.
- *
- * Garbage collections are observed, and the time of those that overlap the first invocation
- * is reported; so is the main thread's CPU time during it (process.threadCpuUsage; other
- * threads' work is left out), which moves less than its wall time when the machine is shared.
- */
-const HARNESS = `
-import { apiGet, lambdaContext } from './lambda.ts';
-
-const gcs = [];
-new PerformanceObserver((list) => gcs.push(...list.getEntries())).observe({ entryTypes: ['gc'] });
-
-const started = performance.now();
-const bundle = await import(process.env.BENCH_IMPORT_URL);
-const imported = performance.now();
-const result = { importMs: imported - started, readyMs: imported };
-
-async function invoke() {
-  await new Promise((resolve) => setImmediate(resolve));
-  const context = lambdaContext(Number(process.env.BENCH_TIMEOUT_MS), process.env.BENCH_FUNCTION);
-  const event = apiGet(process.env.BENCH_PATH, {});
-  const cpu = process.threadCpuUsage();
-  const begun = performance.now();
-  const response = await bundle.handler(event, context);
-  const ended = performance.now();
-  const { user, system } = process.threadCpuUsage(cpu);
-  if (response?.statusCode !== 200) {
-    throw new Error('the handler answered ' + JSON.stringify(response));
-  }
-  return { begun, ended, cpuMs: (user + system) / 1000 };
-}
-
-if (process.env.BENCH_INVOKE === '1') {
-  const first = await invoke();
-  const second = await invoke();
-  // GC entries are delivered asynchronously: let them arrive before reading them.
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  const firstGcMs = gcs
-    .filter((gc) => gc.startTime < first.ended && gc.startTime + gc.duration > first.begun)
-    .reduce((sum, gc) => sum + gc.duration, 0);
-  result.invocations = {
-    firstMs: first.ended - first.begun,
-    firstCpuMs: first.cpuMs,
-    secondMs: second.ended - second.begun,
-    firstGcMs,
-  };
-}
-process.stdout.write('${RESULT_MARKER}' + JSON.stringify(result) + '\\n');
-process.exit(0);
-`;
-
 /** Builds the child's program next to the bundles; returns its path. */
 async function buildHarness(outDir: string): Promise<string> {
   const outfile = join(outDir, 'harness.mjs');
   await build({
-    stdin: { contents: HARNESS, resolveDir: join(ROOT, 'bench'), sourcefile: 'harness.mjs' },
+    entryPoints: [join(ROOT, 'bench/cold-start-harness.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -386,20 +323,6 @@ async function buildHarness(outDir: string): Promise<string> {
     logLevel: 'silent',
   });
   return outfile;
-}
-
-interface InvocationTimes {
-  readonly firstMs: number;
-  readonly firstCpuMs: number;
-  readonly secondMs: number;
-  readonly firstGcMs: number;
-}
-
-interface ChildSample {
-  readonly importMs: number;
-  readonly readyMs: number;
-  /** Present when the child was asked to invoke the handler. */
-  readonly invocations?: InvocationTimes;
 }
 
 function runChild(
