@@ -1,8 +1,8 @@
 /**
  * The cold-start section's child program (bench/cold-start.ts), bundled with esbuild so that
- * the Lambda context and the event are the ones the rest of the bench uses (bench/lambda.ts). It imports the bundle (the init), then,
- * for an invoked bundle, calls its handler twice, each with a fresh context as Lambda gives
- * one per invocation, and prints one line of JSON. performance.now() counts from the process's
+ * the Lambda context and the event are the ones the rest of the bench uses (bench/lambda.ts).
+ * It imports the bundle (the init), then, for an invoked bundle, calls its handler twice, each
+ * with a fresh context as Lambda gives one per invocation, and prints one line of JSON. performance.now() counts from the process's
  * start.
  *
  * Before each invocation the event loop turns once, as it does while Lambda's runtime waits
