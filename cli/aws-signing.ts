@@ -62,9 +62,17 @@ export async function signRequest(request: RequestToSign, region: string): Promi
   };
 }
 
+/**
+ * The SDK's chain, built once: it keeps the credentials it finds until they near expiry, so a
+ * drill that signs for minutes does not re-read the config files or call STS/SSO on every
+ * request. A failed lookup is not kept; the next call tries the chain again.
+ */
+let credentialProvider: ReturnType<typeof defaultProvider> | undefined;
+
 async function loadCredentials() {
+  credentialProvider ??= defaultProvider();
   try {
-    return await defaultProvider()();
+    return await credentialProvider();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (!NOTHING_FOUND.test(message)) {
