@@ -328,6 +328,11 @@ describe('the command line', () => {
     });
   });
 
+  test("--region alone names the cache's region; a local URL stays unsigned", () => {
+    const args = ['--url', 'http://127.0.0.1:1', '--cache', 'o', '--region', 'eu-west-1'];
+    expect(parseDrillArgs(args)).toMatchObject({ signing: undefined, region: 'eu-west-1' });
+  });
+
   test.each([
     [['--cache', 'orders'], '--url is required'],
     [['--url', 'http://127.0.0.1:1'], '--cache is required'],
