@@ -9,13 +9,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   ELASTICACHE_MAX_CLIENTS,
   ElastiCacheApiEndpoint,
-  elastiCacheName,
   RedisPoolConnection,
   type RedisPoolConnectionProps,
   type RedisPoolEnvironmentOptions,
   ValkeyCache,
 } from 'lambda-redis-pool/cdk';
 import { describe, expect, test } from 'vitest';
+import { elastiCacheName } from '../../src/cdk/cache.js';
 import { loadConfig } from '../../src/config.js';
 import { METRIC_NAMES } from '../../src/metrics.js';
 import { DEFAULTS, ENV_VARS } from '../../src/options.js';
