@@ -40,7 +40,10 @@ export interface DeploySettings {
   readonly discovery: boolean;
 }
 
-/** Every context key the app reads, with what it accepts (for errors and the README). */
+/**
+ * Every context key the app reads, with what it accepts (for errors). The README's table is
+ * written by hand; test/docs/readme.test.ts checks that it lists exactly these keys.
+ */
 export const CONTEXT_KEYS = {
   stackName: 'the stack name (default LambdaRedisPool)',
   cache: 'replication (default) or serverless',
