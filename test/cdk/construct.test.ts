@@ -299,6 +299,8 @@ describe('ValkeyCache', () => {
       /6379/,
     );
     expect(() => new ValkeyCache(stack, 'C', { vpc, replicas: 0 })).toThrow(/replicas/);
+    // Refused before anything was built under it (no security group, subnet or user group).
+    expect(stack.node.findChild('C').node.children).toEqual([]);
   });
 
   test('ElastiCache names: lowercase, a letter first, single hyphens, at most 40 characters', () => {
