@@ -2,8 +2,10 @@
  * What an API Gateway URL says about itself, from the URL alone: whether its host is an
  * `execute-api` one, the region (the scope a SigV4 signature must carry), and the method ARN
  * an IAM policy must allow. And what to check when API Gateway denies a call (403).
+ * And the command-line flags that decide whether a call is signed, and for which region.
  * Pure functions: nothing here loads the AWS SDK.
  */
+import { UsageError } from './command-line.js';
 
 /**
  * `{api-id}.execute-api.{region}.amazonaws.com`, and `{api-id}-{vpce-id}.execute-api.…`, the
@@ -26,6 +28,56 @@ export function parseApiGatewayHost(hostname: string): ApiGatewayHost | undefine
   const [, apiId = '', region = '', china] = match;
   const partition = china ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
   return { apiId, region, partition };
+}
+
+/** A call signed with SigV4 for API Gateway (`execute-api`) in this region. */
+export interface Signing {
+  readonly region: string;
+}
+
+/** The form of a region, as in EXECUTE_API_HOST. */
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+
+/** `--region`, checked; absent stays absent. */
+export function parseRegion(raw: string | undefined): string | undefined {
+  if (raw === undefined || REGION.test(raw)) return raw;
+  throw new UsageError(`--region: expected a region such as eu-west-1, got ${JSON.stringify(raw)}`);
+}
+
+export interface SigningFlags {
+  readonly sign: boolean;
+  /** `--region`, already checked by parseRegion. */
+  readonly region: string | undefined;
+  /**
+   * Whether `--region` is there only to sign. Then, for a URL that is not API Gateway's,
+   * `--region` without `--sign` is a mistake (the throughput CLI); the drill's `--region` also
+   * names the cache's region, so there it may come alone.
+   */
+  readonly regionOnlySigns: boolean;
+}
+
+/** An execute-api host is signed for its own region; any other host only with --sign --region. */
+export function parseSigning(url: URL, flags: SigningFlags): Signing | undefined {
+  const { sign, region } = flags;
+  const apiGateway = parseApiGatewayHost(url.hostname);
+  if (apiGateway !== undefined) {
+    // API Gateway checks the region in the signature against its own. For the drill, the
+    // throughput function also runs in the cache's VPC: one region for both.
+    if (region !== undefined && region !== apiGateway.region) {
+      throw new UsageError(`--region: ${region} is not the URL's region, ${apiGateway.region}`);
+    }
+    return { region: apiGateway.region };
+  }
+  if (!sign) {
+    if (region !== undefined && flags.regionOnlySigns) {
+      throw new UsageError('--region: only used to sign; add --sign to sign this URL');
+    }
+    return undefined;
+  }
+  if (region === undefined) {
+    throw new UsageError(`--sign: ${url.hostname} names no region; add --region`);
+  }
+  return { region };
 }
 
 /**

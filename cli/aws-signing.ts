@@ -6,6 +6,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { foundNoCredentials, noCredentialsMessage } from './aws-credentials.js';
 
 /** Credentials could not be loaded; the message says what to set. */
 export class CredentialsError extends Error {
@@ -25,9 +26,6 @@ export interface SignedRequest {
   /** The text with the secret key, the session token and the signature replaced by `***`. */
   redact(text: string): string;
 }
-
-/** The chain found nothing at all (as opposed to a source that failed, e.g. an expired SSO session). */
-const NOTHING_FOUND = /could not load credentials from any providers/i;
 
 export async function signRequest(request: RequestToSign, region: string): Promise<SignedRequest> {
   const credentials = await loadCredentials();
@@ -62,20 +60,24 @@ export async function signRequest(request: RequestToSign, region: string): Promi
   };
 }
 
+/**
+ * The SDK's chain, built once: it keeps the credentials it finds until they near expiry, so a
+ * drill that signs for minutes does not re-read the config files or call STS/SSO on every
+ * request. A failed lookup is not kept; the next call tries the chain again.
+ */
+let credentialProvider: ReturnType<typeof defaultProvider> | undefined;
+
 async function loadCredentials() {
+  credentialProvider ??= defaultProvider();
   try {
-    return await defaultProvider()();
+    return await credentialProvider();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (!NOTHING_FOUND.test(message)) {
+    if (!foundNoCredentials(message)) {
       throw new CredentialsError(`could not load AWS credentials: ${message}`);
     }
-    const profile = process.env.AWS_PROFILE;
     throw new CredentialsError(
-      `no AWS credentials found${profile ? ` for profile ${JSON.stringify(profile)}` : ''}: ` +
-        'set AWS_PROFILE to a profile of `aws configure` or `aws sso login`, or set ' +
-        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or run where a ' +
-        'role provides them. The call is signed with SigV4 because the route uses AWS_IAM.',
+      `${noCredentialsMessage()}. The call is signed with SigV4 because the route uses AWS_IAM.`,
     );
   }
 }

@@ -5,9 +5,9 @@
  */
 
 import { LIMITS } from '../functions/throughput-contract.js';
-import { parseApiGatewayHost } from './api-gateway.js';
+import { parseApiGatewayHost, parseRegion, parseSigning, type Signing } from './api-gateway.js';
 import { readOptions } from './command-line.js';
-import { parseUrl, type Signing, THROUGHPUT_PATH, UsageError } from './throughput-args.js';
+import { parseUrl, THROUGHPUT_PATH, UsageError } from './throughput-args.js';
 
 export { UsageError };
 
@@ -115,7 +115,6 @@ window was shorter than --max-error-window-ms); 1 it did not, or it could not ru
 refused, AWS or the API failed, the confirmation was declined); 2 bad options, or no terminal to
 confirm on and no --yes.`;
 
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 /** Replication group ids: lowercase letters, digits and hyphens, starting with a letter. */
 const CACHE_ID = /^[a-z][a-z0-9-]{0,39}$/;
 const NODE_GROUP = /^\d{4}$/;
@@ -132,7 +131,7 @@ export function parseDrillArgs(argv: readonly string[]): ParsedDrillArgs {
   return {
     help: false,
     url: url.href,
-    signing: parseSigning(url, values.sign === true, region),
+    signing: parseSigning(url, { sign: values.sign === true, region, regionOnlySigns: false }),
     cacheId: match('--cache', values.cache, CACHE_ID, 'a replication group id such as orders'),
     nodeGroup: match(
       '--node-group',
@@ -171,28 +170,6 @@ function parseOrThrow(argv: readonly string[]) {
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-}
-
-function parseRegion(raw: string | undefined): string | undefined {
-  if (raw === undefined || REGION.test(raw)) return raw;
-  throw new UsageError(`--region: expected a region such as eu-west-1, got ${JSON.stringify(raw)}`);
-}
-
-/** An execute-api host is signed for its own region; any other host only with --sign. */
-function parseSigning(url: URL, sign: boolean, region: string | undefined): Signing | undefined {
-  const apiGateway = parseApiGatewayHost(url.hostname);
-  if (apiGateway !== undefined) {
-    // The throughput function runs in the cache's VPC: one region for both.
-    if (region !== undefined && region !== apiGateway.region) {
-      throw new UsageError(`--region: ${region} is not the URL's region, ${apiGateway.region}`);
-    }
-    return { region: apiGateway.region };
-  }
-  if (!sign) return undefined;
-  if (region === undefined) {
-    throw new UsageError(`--sign: ${url.hostname} names no region; add --region`);
-  }
-  return { region };
 }
 
 function match(flag: string, raw: string, pattern: RegExp, expected: string): string {

@@ -13,6 +13,7 @@ import {
   type ReplicationGroup,
   TestFailoverCommand,
 } from '@aws-sdk/client-elasticache';
+import { foundNoCredentials, noCredentialsMessage } from './aws-credentials.js';
 import type { CacheEvent, CacheState } from './failover-drill-follow.js';
 
 export class CacheApiError extends Error {
@@ -111,7 +112,6 @@ function toState(group: ReplicationGroup, cacheId: string): CacheState {
 }
 
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
-const NO_CREDENTIALS = /could not load credentials from any providers/i;
 const NO_REGION = /region is missing/i;
 
 /** Hints for TestFailover's own refusals. */
@@ -127,14 +127,7 @@ function asCacheApiError(error: unknown, action: string, cacheId: string): Cache
   if (error instanceof CacheApiError) return error;
   const name = error instanceof Error ? error.name : 'Error';
   const message = error instanceof Error ? error.message : String(error);
-  if (NO_CREDENTIALS.test(message)) {
-    const profile = process.env.AWS_PROFILE;
-    return new CacheApiError(
-      `no AWS credentials found${profile ? ` for profile ${JSON.stringify(profile)}` : ''}: set ` +
-        'AWS_PROFILE to a profile of `aws configure` or `aws sso login`, or set ' +
-        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or run where a role provides them',
-    );
-  }
+  if (foundNoCredentials(message)) return new CacheApiError(noCredentialsMessage());
   if (NO_REGION.test(message)) {
     return new CacheApiError('no region for ElastiCache: give --region or set AWS_REGION');
   }

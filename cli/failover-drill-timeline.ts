@@ -16,6 +16,7 @@
 import type { LoadTiming, ThroughputReport } from '../functions/throughput-contract.js';
 import type { Mark } from './failover-drill-follow.js';
 import type { CallRecord } from './failover-drill-traffic.js';
+import type { CallOutcome } from './throughput-client.js';
 
 export interface DrillRecord {
   /** Date.now() when the drill began: the timeline's zero. */
@@ -158,7 +159,7 @@ export function seconds(ms: number): string {
 }
 
 function callRow(call: CallRecord, rel: (at: number) => number): CallRow {
-  const { outcome } = call;
+  const outcome = timed(call.outcome);
   if (!outcome.ok) {
     const ms = Math.round(call.answeredAt - call.sentAt);
     return {
@@ -188,34 +189,39 @@ function callRow(call: CallRecord, rel: (at: number) => number): CallRow {
   };
 }
 
-/**
- * A call's run on this machine's clock. Without `timing` (a deployment older than the drill),
- * the run ends at the answer and a call with failures is taken as failing throughout.
- */
-function runOf(call: CallRecord, report: ThroughputReport): Run {
+/** A call's run on this machine's clock. */
+function runOf(call: CallRecord, report: TimedReport): Run {
+  const { timing } = report;
   const latest = Math.max(call.sentAt, call.answeredAt - report.durationMs);
-  const timing: LoadTiming | undefined = report.timing;
-  const start = Math.min(Math.max(timing?.startedAt ?? latest, call.sentAt), latest);
-  const end = start + report.durationMs;
-  const at = (ms: number | null | undefined) =>
-    ms === null || ms === undefined ? null : start + ms;
-  if (timing === undefined) {
-    const failing = report.errors > 0;
-    return {
-      start,
-      end,
-      firstOk: report.ops > 0 && !failing ? start : null,
-      firstError: failing ? start : null,
-      okAfterLastError: null,
-    };
-  }
+  const start = Math.min(Math.max(timing.startedAt, call.sentAt), latest);
+  const at = (ms: number | null) => (ms === null ? null : start + ms);
   return {
     start,
-    end,
+    end: start + report.durationMs,
     firstOk: at(timing.firstOkMs),
     firstError: at(timing.firstErrorMs),
     okAfterLastError: at(timing.okAfterLastErrorMs),
   };
+}
+
+type TimedReport = ThroughputReport & { readonly timing: LoadTiming };
+type TimedOutcome =
+  | { readonly ok: true; readonly report: TimedReport }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * The call's outcome, a report only if it says when its failures happened. The drill starts
+ * only when its first call's report has `timing`; a later one without it (an older function
+ * deployed during the drill) cannot be placed, so it counts as a call that failed as a whole.
+ */
+function timed(outcome: CallOutcome): TimedOutcome {
+  if (!outcome.ok) return outcome;
+  const { report } = outcome;
+  const { timing } = report;
+  if (timing === undefined) {
+    return { ok: false, message: 'the answer did not say when its failures happened' };
+  }
+  return { ok: true, report: { ...report, timing } };
 }
 
 interface OpenOrClosed {
@@ -235,7 +241,7 @@ function errorWindows(calls: readonly CallRecord[]): OpenOrClosed[] {
     open = null;
   };
   for (const call of calls) {
-    const { outcome } = call;
+    const outcome = timed(call.outcome);
     if (!outcome.ok) {
       open ??= { from: call.sentAt, errors: 0, failedCalls: 0 };
       open.failedCalls++;

@@ -30,10 +30,7 @@ export interface Traffic {
 /** After a call that failed as a whole (often at once): a pause, so a dead API is not spun on. */
 const FAILED_CALL_PAUSE_MS = 50;
 
-export function startTraffic(
-  call: ThroughputCall,
-  onRecord: (record: CallRecord) => void = () => {},
-): Traffic {
+export function startTraffic(call: ThroughputCall): Traffic {
   const records: CallRecord[] = [];
   let stopped = false;
   let reportFirst: (record: CallRecord) => void = () => {};
@@ -53,7 +50,6 @@ export function startTraffic(
       const record = { sentAt, answeredAt: Date.now(), outcome };
       records.push(record);
       if (records.length === 1) reportFirst(record);
-      onRecord(record);
       if (!outcome.ok && !stopped) await sleep(FAILED_CALL_PAUSE_MS);
     }
   };

@@ -5,7 +5,7 @@
  */
 
 import { LIMITS, OPS, type Op, type ThroughputParams } from '../functions/throughput-contract.js';
-import { parseApiGatewayHost } from './api-gateway.js';
+import { parseApiGatewayHost, parseRegion, parseSigning, type Signing } from './api-gateway.js';
 import { readOptions, UsageError } from './command-line.js';
 
 /** The throughput route below the API's base (on API Gateway, below the stage). */
@@ -15,11 +15,6 @@ export const DEFAULT_URL = `http://127.0.0.1:12000${THROUGHPUT_PATH}`;
 
 export const METHODS = ['POST', 'GET'] as const;
 export type Method = (typeof METHODS)[number];
-
-/** A call signed with SigV4 for API Gateway (`execute-api`) in this region. */
-export interface Signing {
-  readonly region: string;
-}
 
 export interface CliOptions {
   readonly help: false;
@@ -75,7 +70,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     url: url.href,
     method: parseMethod(values.method),
     json: values.json === true,
-    signing: parseSigning(url, values.sign === true, values.region),
+    signing: parseSigning(url, {
+      sign: values.sign === true,
+      region: parseRegion(values.region),
+      regionOnlySigns: true,
+    }),
     params: {
       durationMs: checkRange('--duration', parseDuration(values.duration), 'durationMs', ' ms'),
       concurrency: integer('--concurrency', values.concurrency, 'concurrency'),
@@ -125,32 +124,6 @@ function parseMethod(raw: string | undefined): Method {
   const method = raw.toUpperCase();
   if ((METHODS as readonly string[]).includes(method)) return method as Method;
   throw new UsageError(`--method: expected POST or GET, got ${JSON.stringify(raw)}`);
-}
-
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
-
-/** An execute-api host is signed for its own region; any other host only with --sign --region. */
-function parseSigning(url: URL, sign: boolean, region: string | undefined): Signing | undefined {
-  if (region !== undefined && !REGION.test(region)) {
-    throw new UsageError(
-      `--region: expected a region such as eu-west-1, got ${JSON.stringify(region)}`,
-    );
-  }
-  const apiGateway = parseApiGatewayHost(url.hostname);
-  if (apiGateway !== undefined) {
-    if (region !== undefined && region !== apiGateway.region) {
-      throw new UsageError(`--region: ${region} is not the URL's region, ${apiGateway.region}`);
-    }
-    return { region: apiGateway.region };
-  }
-  if (!sign) {
-    if (region === undefined) return undefined;
-    throw new UsageError('--region: only used to sign; add --sign to sign this URL');
-  }
-  if (region === undefined) {
-    throw new UsageError(`--sign: ${url.hostname} names no region; add --region`);
-  }
-  return { region };
 }
 
 /** Milliseconds: a bare number, or one ending in ms or s. */

@@ -4,9 +4,9 @@
  * runs, and turn every way that can fail into one message for the person at the terminal.
  */
 import type { ThroughputParams } from '../functions/throughput-contract.js';
-import { deniedMessage } from './api-gateway.js';
+import { deniedMessage, type Signing } from './api-gateway.js';
 import type { RequestToSign, SignedRequest } from './aws-signing.js';
-import type { Method, Signing } from './throughput-args.js';
+import type { Method } from './throughput-args.js';
 import { isThroughputReport, serverMessage, type ThroughputReport } from './throughput-format.js';
 
 /** Beyond the run itself: a cold start and the report (API Gateway cuts at 29 s anyway). */

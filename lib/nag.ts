@@ -14,7 +14,7 @@ const LAMBDA_MANAGED_POLICIES = {
     'AWSLambdaVPCAccessExecutionRole grants only the EC2 network-interface actions Lambda needs to attach the function to its VPC subnets; those actions do not support resource-level permissions, so a hand-written policy would need the same wildcard.',
 } as const;
 
-export function acknowledgeFindings(stack: LambdaRedisPoolStack, auth: 'iam' | 'none'): void {
+export function acknowledgeFindings(stack: LambdaRedisPoolStack): void {
   for (const fn of Object.values(stack.functions)) {
     acknowledge(fn.role ?? fn, LAMBDA_MANAGED_POLICIES);
   }
@@ -22,7 +22,7 @@ export function acknowledgeFindings(stack: LambdaRedisPoolStack, auth: 'iam' | '
   if (!stack.cache.serverless) {
     acknowledge(stack.cache.resource, {
       'AwsSolutions-AEC6':
-        auth === 'none'
+        stack.cache.auth === 'none'
           ? 'auth=none, an explicit opt-out at deploy time (-c auth=none) for clients that cannot use IAM tokens; a static AUTH password is what this stack refuses to have. The cache requires TLS, sits in subnets without internet access and admits only the functions’ security group on its port. The default, auth=iam, authenticates every connection with an IAM token.'
           : 'Authentication is IAM: the replication group uses an RBAC user group whose only enabled user authenticates with IAM (the default user is off). The rule checks for a static AUTH token, which IAM authentication replaces.',
     });

@@ -3,10 +3,12 @@
  * and checked all at once: a bad value fails the synth naming every problem, before anything
  * is built. Nothing here looks anything up in an AWS account, so synth stays offline.
  */
+import type { CacheAuth } from 'lambda-redis-pool/cdk';
 import { FUNCTIONS, type FunctionDefinition } from '../functions/manifest.js';
 
 export type CacheKind = 'replication' | 'serverless';
-export type AuthMode = 'iam' | 'none';
+/** The cache construct's own choice, read from context here. */
+export type AuthMode = CacheAuth;
 
 /** An existing VPC, given by ids (no lookup): the functions and the cache go in `subnetIds`. */
 export interface ImportedVpc {
@@ -38,7 +40,10 @@ export interface DeploySettings {
   readonly discovery: boolean;
 }
 
-/** Every context key the app reads, with what it accepts (for errors and the README). */
+/**
+ * Every context key the app reads, with what it accepts (for errors). The README's table is
+ * written by hand; test/docs/readme.test.ts checks that it lists exactly these keys.
+ */
 export const CONTEXT_KEYS = {
   stackName: 'the stack name (default LambdaRedisPool)',
   cache: 'replication (default) or serverless',

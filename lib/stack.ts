@@ -111,7 +111,7 @@ export class LambdaRedisPoolStack extends Stack {
     }
     this.dashboard = this.#dashboard();
     this.#outputs();
-    acknowledgeFindings(this, settings.auth);
+    acknowledgeFindings(this);
   }
 
   #function(

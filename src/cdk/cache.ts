@@ -80,6 +80,7 @@ export interface ValkeyCacheProps {
 export const ELASTICACHE_MAX_CLIENTS = 65_000;
 
 const DEFAULT_PORT = 6380;
+const DEFAULT_REPLICAS = 1;
 const SERVERLESS_PORTS = ec2.Port.tcpRange(6379, 6380);
 const PARAMETER_FAMILY = 'valkey8';
 const ALARM_PERIOD = Duration.minutes(5);
@@ -132,6 +133,11 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
     if (!Number.isInteger(port) || port < 1024 || port > 65_535) {
       throw new Error(`ValkeyCache: port must be an integer from 1024 to 65535, got ${port}`);
     }
+    const replicas = props.replicas ?? DEFAULT_REPLICAS;
+    // Automatic failover and Multi-AZ need at least one replica; ElastiCache allows five.
+    if (!this.serverless && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)) {
+      throw new Error(`ValkeyCache: replicas must be an integer from 1 to 5, got ${replicas}`);
+    }
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -158,7 +164,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
       this.cacheArn = cache.attrArn;
       this.memberClusterIds = [];
     } else {
-      const group = this.#replicationGroup(props, port, subnetIds, userGroupId);
+      const group = this.#replicationGroup(props, port, replicas, subnetIds, userGroupId);
       this.resource = group;
       this.host = group.attrPrimaryEndPointAddress;
       this.port = port;
@@ -169,7 +175,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
         resourceName: group.ref,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       });
-      const members = 1 + (props.replicas ?? 1);
+      const members = 1 + replicas;
       this.memberClusterIds = Array.from(
         { length: members },
         (_, i) => `${group.ref}-${String(i + 1).padStart(3, '0')}`,
@@ -318,6 +324,7 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
   #replicationGroup(
     props: ValkeyCacheProps,
     port: number,
+    replicas: number,
     subnetIds: string[],
     userGroupId: string | undefined,
   ): elasticache.CfnReplicationGroup {
@@ -330,11 +337,6 @@ export class ValkeyCache extends Construct implements RedisPoolCache {
       description: 'Valkey cache parameters',
       properties: { ...DEFAULT_PARAMETERS, ...props.parameters },
     });
-    const replicas = props.replicas ?? 1;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
-      // Automatic failover and Multi-AZ need at least one replica; ElastiCache allows five.
-      throw new Error(`ValkeyCache: replicas must be an integer from 1 to 5, got ${replicas}`);
-    }
     return new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
       replicationGroupDescription: 'Valkey for lambda-redis-pool',
       engine: 'valkey',

@@ -21,13 +21,16 @@ import type { RedisPoolCache } from './cache.js';
 import { ELASTICACHE_API_PORT } from './endpoint.js';
 
 /**
+ * Options whose values come from the cache (where it is, how to authenticate), never from
+ * `options`: the type leaves them out, and a caller without types is stopped at synth.
+ */
+const FROM_THE_CACHE = ['url', 'cluster', 'auth', 'user', 'cacheName', 'serverless'] as const;
+
+/**
  * Pool options for the function's environment. Where the cache is and how to authenticate
  * (URL, cluster mode, cache name and kind, IAM user) come from the cache.
  */
-export type RedisPoolEnvironmentOptions = Omit<
-  RedisPoolOptions,
-  'url' | 'cluster' | 'auth' | 'user' | 'cacheName' | 'serverless'
->;
+export type RedisPoolEnvironmentOptions = Omit<RedisPoolOptions, (typeof FROM_THE_CACHE)[number]>;
 
 export interface RedisPoolConnectionProps {
   /** A function in the cache's VPC (it needs a security group to be admitted). */
@@ -204,9 +207,6 @@ export class RedisPoolConnection extends Construct {
     ];
   }
 }
-
-/** Options whose values come from the cache, never from `options`. */
-const FROM_THE_CACHE = ['url', 'cluster', 'auth', 'user', 'cacheName', 'serverless'] as const;
 
 /**
  * The function's REDIS_* variables for `cache`, as the library reads them: the TLS URL of the

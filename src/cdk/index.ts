@@ -14,7 +14,6 @@
 export {
   type CacheAuth,
   ELASTICACHE_MAX_CLIENTS,
-  elastiCacheName,
   type RedisPoolCache,
   ValkeyCache,
   type ValkeyCacheProps,

@@ -9,13 +9,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   ELASTICACHE_MAX_CLIENTS,
   ElastiCacheApiEndpoint,
-  elastiCacheName,
   RedisPoolConnection,
   type RedisPoolConnectionProps,
   type RedisPoolEnvironmentOptions,
   ValkeyCache,
 } from 'lambda-redis-pool/cdk';
 import { describe, expect, test } from 'vitest';
+import { elastiCacheName } from '../../src/cdk/cache.js';
 import { loadConfig } from '../../src/config.js';
 import { METRIC_NAMES } from '../../src/metrics.js';
 import { DEFAULTS, ENV_VARS } from '../../src/options.js';
@@ -299,6 +299,8 @@ describe('ValkeyCache', () => {
       /6379/,
     );
     expect(() => new ValkeyCache(stack, 'C', { vpc, replicas: 0 })).toThrow(/replicas/);
+    // Refused before anything was built under it (no security group, subnet or user group).
+    expect(stack.node.findChild('C').node.children).toEqual([]);
   });
 
   test('ElastiCache names: lowercase, a letter first, single hyphens, at most 40 characters', () => {

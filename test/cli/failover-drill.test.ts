@@ -125,6 +125,27 @@ describe('the timeline', () => {
     expect(verdict(timeline, 880).passed).toBe(false);
   });
 
+  test('a report without timing cannot be placed: it counts as a call that failed as a whole', () => {
+    const untimed = reportCall(1010, 1000, { ops: 900, errors: 0 }, {});
+    if (!untimed.outcome.ok) throw new Error('reportCall answers with a report');
+    const { timing: _, ...report } = untimed.outcome.report;
+    const timeline = buildTimeline(
+      drill([
+        reportCall(0, 1000, { ops: 900, errors: 0 }, { firstOk: 1 }),
+        { ...untimed, outcome: { ok: true, report } },
+        reportCall(2020, 1000, { ops: 900, errors: 0 }, { firstOk: 30 }),
+      ]),
+    );
+    expect(timeline.calls[1]).toMatchObject({
+      atMs: 1005,
+      failed: true,
+      note: 'the answer did not say when its failures happened',
+    });
+    expect(timeline.errorWindows).toEqual([
+      { fromMs: 1005, toMs: 2050, ms: 1045, errors: 0, failedCalls: 1 },
+    ]);
+  });
+
   test('recovery within a call closes the window there; a later failure opens another', () => {
     const timeline = buildTimeline(
       drill([
@@ -326,6 +347,11 @@ describe('the command line', () => {
       yes: false,
       json: false,
     });
+  });
+
+  test("--region alone names the cache's region; a local URL stays unsigned", () => {
+    const args = ['--url', 'http://127.0.0.1:1', '--cache', 'o', '--region', 'eu-west-1'];
+    expect(parseDrillArgs(args)).toMatchObject({ signing: undefined, region: 'eu-west-1' });
   });
 
   test.each([

@@ -2,11 +2,12 @@
 // says, and the real command (a child process) signing real requests. No AWS account here: a
 // local server stands in for API Gateway's AWS_IAM authorization (./api-gateway-stand-in.ts:
 // it recomputes each signature with the AWS SDK's signer) in front of the local API.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { deniedMessage, methodArn, parseApiGatewayHost } from '../../cli/api-gateway.js';
+import { signRequest } from '../../cli/aws-signing.js';
 import { parseCliArgs, THROUGHPUT_PATH, UsageError } from '../../cli/throughput-args.js';
 import type { ThroughputReport } from '../../cli/throughput-format.js';
 import { ROUTES } from '../../functions/manifest.js';
@@ -286,5 +287,48 @@ describe('signed calls through an API Gateway stand-in', { timeout: 90_000 }, ()
     expect(run.stderr).toContain('pass --sign --region <region>');
     expect(gateway.seen.at(-1)).toMatchObject({ verified: false });
     expectNoSecrets(run);
+  });
+});
+
+describe('the credential chain', () => {
+  test('runs once for all the calls a drill signs, not once per call', async () => {
+    // A profile whose credential_process notes each run of it in a file.
+    const dir = await mkdtemp(join(tmpdir(), 'lrp-chain-'));
+    try {
+      const runs = join(dir, 'runs');
+      const answer = JSON.stringify({
+        Version: 1,
+        AccessKeyId: CREDENTIALS.accessKeyId,
+        SecretAccessKey: CREDENTIALS.secretAccessKey,
+        SessionToken: CREDENTIALS.sessionToken,
+      });
+      const script = join(dir, 'credential-process.sh');
+      await writeFile(script, `echo run >> '${runs}'\necho '${answer}'\n`);
+      const config = join(dir, 'config');
+      await writeFile(config, `[profile counted]\ncredential_process = sh ${script}\n`);
+      const empty = join(dir, 'empty');
+      await writeFile(empty, '');
+      for (const key of Object.keys(process.env)) {
+        if (key.startsWith('AWS_')) vi.stubEnv(key, undefined);
+      }
+      vi.stubEnv('AWS_CONFIG_FILE', config);
+      vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', empty);
+      vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+      vi.stubEnv('AWS_PROFILE', 'counted');
+
+      const request = {
+        method: 'GET',
+        url: new URL(`https://example.test${THROUGHPUT_PATH}`),
+        headers: {},
+      };
+      for (let call = 0; call < 3; call += 1) {
+        const signed = await signRequest(request, REGION);
+        expect(signed.headers.authorization).toContain(CREDENTIALS.accessKeyId);
+      }
+      expect((await readFile(runs, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+    } finally {
+      vi.unstubAllEnvs();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,11 +7,27 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
+import { CONTEXT_KEYS } from '../../lib/settings.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 // Inside the repository, so that node_modules and tsconfig's paths apply; ignored by git.
 const DIR = join(ROOT, `node_modules/.cache/readme-blocks-${process.pid}`);
+
+/** The first-column keys (`` `key` ``) of the Markdown table whose header starts `| context`. */
+function contextTableKeys(markdown: string): string[] {
+  const lines = markdown.split('\n');
+  const header = lines.findIndex((line) => /^\|\s*context\s*\|/.test(line));
+  if (header === -1) return [];
+  const keys: string[] = [];
+  // Past the header and its |---| line, to the first line that is not a row.
+  for (const line of lines.slice(header + 2)) {
+    if (!line.startsWith('|')) break;
+    const key = /^\|\s*`([^`]+)`/.exec(line)?.[1];
+    if (key !== undefined) keys.push(key);
+  }
+  return keys;
+}
 
 /** The ```ts blocks of a Markdown text, with the line each starts on. */
 function typeScriptBlocks(markdown: string): Array<{ line: number; code: string }> {
@@ -93,5 +109,23 @@ describe('README.md', () => {
       { line: 3, code: 'const a = 1;' },
       { line: 10, code: 'let b;' },
     ]);
+  });
+
+  test('the deploy context table lists exactly the keys the app reads (lib/settings.ts)', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    expect(contextTableKeys(readme).sort()).toEqual(Object.keys(CONTEXT_KEYS).sort());
+  });
+
+  test('the table reader takes the rows of the context table only', () => {
+    const md = [
+      '| context | default |',
+      '| ------- | ------- |',
+      '| `cache` | `replication` |',
+      '| `auth`  | `iam` |',
+      '',
+      '| other | x |',
+      '| `not` | y |',
+    ].join('\n');
+    expect(contextTableKeys(md)).toEqual(['cache', 'auth']);
   });
 });
