@@ -46,6 +46,15 @@ async function node(args: string[], env: Record<string, string> = {}): Promise<s
   return stdout.trim();
 }
 
+/** Installs `packages` into the consumer project, from the local cache when it can. */
+async function npmInstall(packages: string[]): Promise<void> {
+  await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...packages],
+    { cwd: project, timeout: NPM_TIMEOUT_MS },
+  );
+}
+
 /** The consumer's tsconfig.json: strict, both module formats, type-checking only `files`. */
 async function writeTsconfig(files: string[]): Promise<void> {
   await writeFile(
@@ -92,22 +101,7 @@ beforeAll(async () => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
   );
-  await run(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--ignore-scripts',
-      tarball,
-      'ioredis@^6',
-      '@middy/core@^7',
-      'typescript@~5.9',
-      '@types/node@^22',
-    ],
-    { cwd: project, timeout: NPM_TIMEOUT_MS },
-  );
+  await npmInstall([tarball, 'ioredis@^6', '@middy/core@^7', 'typescript@~5.9', '@types/node@^22']);
   cdkInstalledByNpm = CDK_PACKAGES.map((name) => existsSync(join(project, 'node_modules', name)));
   // Then the consumer is also a CDK user, for the cdk entry's tests.
   await mkdir(join(project, 'node_modules'), { recursive: true });
@@ -387,18 +381,7 @@ await closeRedisPools();
 
   describe(`with the user's own Powertools (${USER_POWERTOOLS}, not the repository's)`, () => {
     beforeAll(async () => {
-      await run(
-        'npm',
-        [
-          'install',
-          '--prefer-offline',
-          '--no-audit',
-          '--no-fund',
-          '--ignore-scripts',
-          `@aws-lambda-powertools/metrics@${USER_POWERTOOLS}`,
-        ],
-        { cwd: project, timeout: NPM_TIMEOUT_MS },
-      );
+      await npmInstall([`@aws-lambda-powertools/metrics@${USER_POWERTOOLS}`]);
     }, NPM_TIMEOUT_MS);
 
     test('their Metrics type-checks as the metrics option, and theirs is the only copy', async () => {
