@@ -16,5 +16,12 @@ export const { X509Certificate, randomBytes } = process.getBuiltinModule('node:c
 export const { Resolver, lookup } = process.getBuiltinModule('node:dns/promises');
 export const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
 export const { createConnection, isIP } = process.getBuiltinModule('node:net');
-export const { connect: tlsConnect, rootCertificates } = process.getBuiltinModule('node:tls');
+const tls = process.getBuiltinModule('node:tls');
+export const { connect: tlsConnect } = tls;
+/**
+ * Node's bundled CA certificates. A function, not a value: `tls.rootCertificates` is a lazy
+ * getter that builds some 140 PEM strings (about 170 KB of young-generation garbage on every
+ * cold start); only a connection with its own CA file needs them.
+ */
+export const rootCertificates = (): readonly string[] => tls.rootCertificates;
 export const { inspect } = process.getBuiltinModule('node:util');

@@ -376,7 +376,7 @@ function tlsOptions(config: ConnectConfig): ConnectionOptions {
     // Node's `ca` replaces the default trust store; the bundle is meant to extend it.
     let ca = caCache.get(config.tlsCaFile);
     if (!ca) {
-      ca = [...rootCertificates, readFileSync(config.tlsCaFile, 'utf8')];
+      ca = [...rootCertificates(), readFileSync(config.tlsCaFile, 'utf8')];
       caCache.set(config.tlsCaFile, ca);
     }
     options.ca = ca;

@@ -10,14 +10,19 @@
  * - Nor does it carry what only the documentation needs, or import any built-in as an ES module
  *   (which makes Node read every export, lazy ones included: see src/builtins.ts).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BUNDLING } from '../../functions/manifest.js';
 import { OPTION_DOCS } from '../../src/options-docs.js';
 
+const run = promisify(execFile);
 const AWS_CODE = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 const outdir = mkdtempSync(join(tmpdir(), 'lrp-lean-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -144,5 +149,40 @@ describe.each(['src/index.ts', 'src/middy.ts'])('bundling %s as one ES module', 
     const code = result.outputFiles.map((file) => file.text).join('\n');
     expect(code).toContain('getBuiltinModule("node:net")');
     expect(imports.some((i) => i.path === 'ioredis')).toBe(true);
+  });
+});
+
+describe('importing the main entry', () => {
+  it('reads none of the lazy getters of the built-ins it takes (tls.rootCertificates, …)', async () => {
+    // The whole bundle (ioredis in it, with the `require` its CommonJS needs), written out for
+    // a fresh node to import, as the functions' bundles are (functions/manifest.ts BUNDLING).
+    const outfile = join(outdir, 'whole.mjs');
+    await build({
+      ...options('src/index.ts', false),
+      external: [],
+      banner: { js: BUNDLING.banner },
+      write: true,
+      outdir: undefined,
+      outfile,
+    });
+    // Every module process.getBuiltinModule returns is watched: a read of an accessor
+    // property (a lazy getter, which builds its value on first use) is recorded.
+    const program = `
+      const read = [];
+      const taken = [];
+      const take = process.getBuiltinModule.bind(process);
+      process.getBuiltinModule = (id) => (taken.push(id), new Proxy(take(id), {
+        get(target, key, receiver) {
+          if (Object.getOwnPropertyDescriptor(target, key)?.get) read.push(id + '.' + String(key));
+          return Reflect.get(target, key, receiver);
+        },
+      }));
+      await import(${JSON.stringify(pathToFileURL(outfile).href)});
+      process.stdout.write(JSON.stringify({ read, taken }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', program]);
+    const { read, taken } = JSON.parse(stdout) as { read: string[]; taken: string[] };
+    expect(read).toEqual([]);
+    // The built-ins were taken through the watched function: this test looks where it should.
+    expect(taken).toContain('node:tls');
   });
 });
