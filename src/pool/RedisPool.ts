@@ -32,6 +32,7 @@ import {
   RedisUnavailableError,
 } from '../errors.js';
 import {
+  buildIoredis,
   type Connection,
   type ConnectionFactory,
   connectIoredis,
@@ -165,6 +166,11 @@ export class RedisPool {
   readonly #connectionFactory: ConnectionFactory;
   /** Where each attempt connects, with which password (discovery, IAM tokens). */
   readonly #target: ConnectTarget;
+  /**
+   * The first connection's client, built with the pool (see buildIoredis) when the target is
+   * known then; the first attempt takes it, whatever its outcome.
+   */
+  #prebuilt: RedisClient | undefined;
   #opening = 0;
   #nextId = 1;
   #closed = false;
@@ -200,6 +206,10 @@ export class RedisPool {
     this.config = loadConfig(env, options);
     this.#connectionFactory = seams.connect ?? connectIoredis;
     this.#target = new ConnectTarget(this.config, seams);
+    const known = this.#target.known();
+    if (!seams.connect && known) {
+      this.#prebuilt = buildIoredis(connectionName(this.config.clientName, this.#nextId), known);
+    }
   }
 
   /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
@@ -499,19 +509,22 @@ export class RedisPool {
 
   async #connectOne(deadline: number): Promise<PooledConnection> {
     const name = connectionName(this.config.clientName, this.#nextId++);
+    const prebuilt = this.#prebuilt;
+    this.#prebuilt = undefined;
     let conn: PooledConnection | undefined;
     let connection: Connection;
     try {
       // Discovery (the first time) and a fresh IAM token, within the deadline.
       const config = await this.#target.prepare(deadline);
-      connection = await this.#connectionFactory(name, config, {
-        error: (error) => {
+      const events = {
+        error: (error: Error) => {
           this.#lastError = error;
         },
         end: () => {
           if (conn) this.#discard(conn);
         },
-      });
+      };
+      connection = await this.#connectionFactory(name, config, events, prebuilt);
     } catch (error) {
       this.#recordFailure(error);
       if (this.#lastFailure?.reason === 'unreachable') this.#target.unreachable();

@@ -48,7 +48,7 @@ export class ConnectTarget {
       ? { endpoint: config.endpoint, cluster: config.cluster }
       : await this.#discover(deadline);
     this.#clusterMode = cluster;
-    const base = { ...config, endpoint, cluster, dnsServers: this.#seams.dnsServers };
+    const base = this.#attempt(endpoint, cluster);
     if (config.auth !== 'iam') return base;
     const tokens = await this.#tokenSource();
     const { token } = await tokens.token();
@@ -59,6 +59,19 @@ export class ConnectTarget {
       // (keepFresh signs one before the margin): never this attempt's, which may have expired.
       password: () => (tokens.latest() ?? { token }).token.reveal(),
     };
+  }
+
+  /**
+   * The configuration of every attempt when it is known without asking anyone: a configured
+   * endpoint and its own password (no discovery, no IAM token); else undefined.
+   */
+  known(): ConnectConfig | undefined {
+    const { endpoint, cluster, auth } = this.#config;
+    return endpoint && auth !== 'iam' ? this.#attempt(endpoint, cluster) : undefined;
+  }
+
+  #attempt(endpoint: RedisEndpoint, cluster: boolean): ConnectConfig {
+    return { ...this.#config, endpoint, cluster, dnsServers: this.#seams.dnsServers };
   }
 
   /** A connection opened: the discovered location (if any) is right. */

@@ -633,6 +633,34 @@ describe('lifecycle', () => {
     await expect.poll(() => poolClients(server).then((c) => c.length)).toBe(0);
   });
 
+  it('a pool that has not been used has not connected (its first client waits, built, unconnected)', async () => {
+    const server = await startRedis();
+    // The first connection's client is built with the pool when REDIS_URL says where to go.
+    for (const cluster of [false, true]) poolFor(server, { cluster });
+    // What a connect would open comes a few turns of the event loop later.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await server.clientList()).toEqual([]);
+  });
+
+  it("pools with the same client name each connect to their own server (the client built at init is its pool's)", async () => {
+    const [one, two] = await Promise.all([startRedis(), startRedis()]);
+    // Built before either connects: each pool's first connection has the same name.
+    const first = poolFor(one);
+    const second = poolFor(two);
+    for (const [pool, server] of [
+      [second, two],
+      [first, one],
+    ] as const) {
+      const lease = await pool.acquire();
+      await lease.redis.set('which', String(server.port));
+      await lease.release();
+    }
+    expect(await one.cli('GET', 'which')).toBe(String(one.port));
+    expect(await two.cli('GET', 'which')).toBe(String(two.port));
+    expect(await poolClients(one)).toHaveLength(1);
+    expect(await poolClients(two)).toHaveLength(1);
+  });
+
   it('warm() connects ahead of the first acquire, which then reuses the connection', async () => {
     const server = await startRedis();
     const pool = poolFor(server);
