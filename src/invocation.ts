@@ -198,6 +198,17 @@ export class InvocationRunner {
    * has passed, not through every open one on every start.
    */
   #earliestDeadline = Number.POSITIVE_INFINITY;
+  /**
+   * withRedisPool's early timeouts, all on one timer: armed for the earliest early deadline
+   * among the handlers running, and left armed (unreferenced, so it keeps no process alive)
+   * when no invocation is open. Lambda's deadlines come in order, each later than the last, so
+   * a handler usually finds the timer armed for an earlier one and costs no timer call of its
+   * own; when the timer fires, the handlers whose time is up are answered (see #fire), and it
+   * is armed again for the next. The open invocations are the timer's list too: no second one.
+   */
+  #timer: NodeJS.Timeout | undefined;
+  /** Epoch ms the timer is armed for; Infinity when it is not. */
+  #firesAt = Number.POSITIVE_INFINITY;
 
   /** @param pool For tests: a pool of their own (the module-scope one for these options). */
   constructor(options: ResolvedOptions, pool: RedisPool = getRedisPool(options.pool)) {
@@ -241,7 +252,40 @@ export class InvocationRunner {
    */
   finished(entry: ListEntry<Invocation>, batch: number | undefined): void {
     this.#open.remove(entry);
+    if (this.#open.size === 0) this.#timer?.unref();
     if (batch !== undefined) this.#emitter?.flush(batch);
+  }
+
+  /**
+   * Called by an invocation whose handler now runs under an early timeout (due at `at`, epoch
+   * ms): the timer is brought forward if it was armed for later (or not at all).
+   */
+  racing(at: number): void {
+    if (at < this.#firesAt) this.#arm(at);
+    else this.#timer?.ref();
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#firesAt = at;
+    // setTimeout fires at once beyond 2^31 - 1 ms; an earlier firing just arms it again.
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#fire(), delay);
+  }
+
+  /** Answers the handlers whose early timeout is up, and arms the timer for the next one. */
+  #fire(): void {
+    this.#timer = undefined;
+    this.#firesAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const { value: invocation } of this.#open.entries()) {
+      const at = invocation.earlyAt;
+      // NaN (a context that gave no remaining time) is never due, as a comparison says.
+      if (at <= now) invocation.answerEarly();
+      else if (at < next) next = at;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
   }
 
   /**
@@ -261,7 +305,7 @@ export class InvocationRunner {
   #endAbandoned(now: number): void {
     let earliest = Number.POSITIVE_INFINITY;
     for (const { value: invocation } of this.#open.entries()) {
-      if (invocation.lambdaDeadline < now) void invocation.abandon();
+      if (invocation.lambdaDeadline < now) invocation.abandonOrAnswer();
       // A comparison, not Math.min: a deadline that is not a number (a context whose
       // getRemainingTimeInMillis() gave none) must not become the bound, which nothing is after.
       else if (invocation.lambdaDeadline < earliest) earliest = invocation.lambdaDeadline;
@@ -270,8 +314,11 @@ export class InvocationRunner {
   }
 }
 
-/** What end() returns when the lease came back at once: one settled promise for all. */
-const DONE: Promise<void> = Promise.resolve();
+/**
+ * What end() returns when the invocation was over by the time it returned (a shared lease, or
+ * none): one settled promise for all, which a caller may skip awaiting.
+ */
+export const ENDED: Promise<void> = Promise.resolve();
 
 export class Invocation {
   #lease: Lease | undefined;
@@ -280,6 +327,15 @@ export class Invocation {
   #ended: Promise<void> | undefined;
   /** Its place among the runner's open invocations. */
   readonly #open: ListEntry<Invocation>;
+  /**
+   * While its handler runs under withRedisPool's early timeout: epoch ms when the invocation
+   * is answered with a DeadlineError if the handler is still running, and how. Infinity
+   * otherwise (NaN when Lambda's deadline is not a number: then never).
+   */
+  earlyAt = Number.POSITIVE_INFINITY;
+  #answer: ((error: unknown) => void) | undefined;
+  /** The early timeout answered the invocation: what the handler does later goes nowhere. */
+  #answeredEarly = false;
 
   constructor(
     private readonly runner: InvocationRunner,
@@ -347,13 +403,72 @@ export class Invocation {
     return this.#ended;
   }
 
+  /**
+   * withRedisPool: its handler runs from now on; should it still run at `timeoutEarlyMs` before
+   * Lambda's deadline, the invocation is answered with a DeadlineError through `answer` (the
+   * wrapper's reject). Nothing to do when early timeouts are off.
+   */
+  raceDeadline(answer: (error: unknown) => void): void {
+    const earlyMs = this.runner.options.timeoutEarlyMs;
+    if (earlyMs <= 0) return;
+    this.#answer = answer;
+    this.earlyAt = this.lambdaDeadline - earlyMs;
+    this.runner.racing(this.earlyAt);
+  }
+
+  /**
+   * withRedisPool: its handler has settled. False when the early timeout answered the
+   * invocation already: then the handler's outcome goes nowhere.
+   */
+  handlerSettled(): boolean {
+    this.#answer = undefined;
+    this.earlyAt = Number.POSITIVE_INFINITY;
+    return !this.#answeredEarly;
+  }
+
+  /**
+   * The early timeout is up while the handler runs: the invocation ends as abandoned (its
+   * handler goes on in the background) and is answered with a DeadlineError.
+   */
+  answerEarly(): void {
+    const answer = this.#answer;
+    if (answer === undefined) return;
+    this.#answer = undefined;
+    this.earlyAt = Number.POSITIVE_INFINITY;
+    this.#answeredEarly = true;
+    // Given after the end, as any invocation's answer.
+    const error = new DeadlineError(this.runner.options.timeoutEarlyMs);
+    let ended: Promise<void>;
+    try {
+      ended = this.end(error);
+    } catch (endError) {
+      answer(endError);
+      return;
+    }
+    ended.then(() => answer(error), answer);
+  }
+
+  /**
+   * Lambda's deadline has passed and the invocation is still open: a handler under an early
+   * timeout is answered (see answerEarly), any other invocation abandoned (see the runner).
+   */
+  abandonOrAnswer(): void {
+    if (this.#answer !== undefined) this.answerEarly();
+    else void this.abandon();
+  }
+
   #finish(error: unknown, abandoned = false): Promise<void> {
     const lease = this.#lease;
-    // A dedicated connection whose handler may still run is never handed to another one.
-    const released = abandoned && lease?.exclusive ? lease.destroy() : lease?.release(error);
-    if (released) return released.finally(() => this.runner.finished(this.#open, this.#batch));
+    if (lease?.exclusive) {
+      // A dedicated connection whose handler may still run is never handed to another one.
+      const released = abandoned ? lease.destroy() : lease.release(error);
+      return released.finally(() => this.runner.finished(this.#open, this.#batch));
+    }
+    // A shared lease is back when release() returns (RedisPool's shared release is synchronous,
+    // and its promise never rejects): nothing to wait for, so no promise hop per invocation.
+    void lease?.release(error);
     this.runner.finished(this.#open, this.#batch);
-    return DONE;
+    return ENDED;
   }
 
   #measure(elapsedMs: number): void {

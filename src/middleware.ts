@@ -4,8 +4,9 @@
  * shares InvocationRunner and so behaves identically, is in middy.ts
  * (`lambda-redis-pool/middy`).
  */
-import { DeadlineError } from './errors.js';
 import {
+  ENDED,
+  type Invocation,
   InvocationRunner,
   type LambdaContext,
   type RedisClientFor,
@@ -13,7 +14,7 @@ import {
   resolveOptions,
   type WithRedisPoolOptions,
 } from './invocation.js';
-import { List, type ListEntry } from './list.js';
+import type { RedisClient } from './pool/connection.js';
 import { attachClient } from './pool/printable.js';
 import type { RedisPool } from './pool/RedisPool.js';
 import { redactSecrets } from './redact.js';
@@ -42,110 +43,56 @@ export function withRedisPool<
   options?: TOptions,
 ): RedisPoolHandler<TEvent, TResult> {
   const runner = new InvocationRunner(resolveOptions(options, 'withRedisPool'));
-  const { timeoutEarlyMs } = runner.options;
-  const early = new EarlyTimeouts(timeoutEarlyMs);
-  const wrapped = async (event: TEvent, context: LambdaContext): Promise<TResult> => {
-    const invocation = runner.start(context);
-    let result: TResult;
-    try {
-      attachClient(context, invocation.acquireNow() ?? (await invocation.acquire()));
-      result = await early.race(
-        handler(event, context as RedisContext<RedisClientFor<TOptions>>),
-        invocation.lambdaDeadline,
-      );
-    } catch (error) {
-      await invocation.end(error);
-      // The handler's error too: its own refused AUTH or ACL SETUSER carries the password.
-      throw redactSecrets(error);
-    }
-    await invocation.end();
-    return result;
-  };
+  // Not an async function: the promise it returns is answered by the early timeout while the
+  // handler still runs, which an async function's own promise cannot be. Started inside the
+  // executor, so that a throw there rejects the invocation as in an async function.
+  const wrapped = (event: TEvent, context: LambdaContext): Promise<TResult> =>
+    new Promise<TResult>((resolve, reject) => {
+      void invoke(runner.start(context), handler, event, context, resolve, reject);
+    });
   // Frozen: `pool` is read-only at run time too.
   return Object.freeze(Object.assign(wrapped, { pool: runner.pool }));
 }
 
 /**
- * The early timeouts of one wrapper's invocations, all on one timer: armed for the earliest
- * deadline among the invocations running, and left armed (unreferenced, so it keeps no process
- * alive) when none is. Lambda's deadlines come in order, each later than the last, so an
- * invocation usually finds the timer armed for an earlier one and costs no timer call of its
- * own; when the timer fires, the invocations whose time is up are answered, and it is armed
- * again for the next. Each is answered `marginMs` before its deadline, as with a timer each.
+ * One invocation: lease, handler under the early timeout, end (the lease back, the EMF document
+ * written), then the answer through `resolve` or `reject`. Never rejects itself: every outcome
+ * goes to one of them. After an early timeout (see Invocation.answerEarly, which has ended the
+ * invocation and answered it), whatever the handler does later goes nowhere.
  */
-class EarlyTimeouts {
-  readonly #marginMs: number;
-  readonly #running = new List<EarlyTimeout>();
-  #timer: NodeJS.Timeout | undefined;
-  /** Epoch ms the timer is armed for; Infinity when it is not. */
-  #firesAt = Number.POSITIVE_INFINITY;
-
-  constructor(marginMs: number) {
-    this.#marginMs = marginMs;
-  }
-
-  /** Settles like `work`, or rejects with DeadlineError `marginMs` before `deadline`. */
-  race<T>(work: Promise<T>, deadline: number): Promise<T> {
-    if (this.#marginMs <= 0) return work;
-    return new Promise<T>((resolve, reject) => {
-      const entry = this.#add(
-        new EarlyTimeout(deadline - this.#marginMs, reject as (error: Error) => void),
-      );
-      work.then(
-        (value) => {
-          if (this.#remove(entry)) resolve(value);
-        },
-        (error: unknown) => {
-          if (this.#remove(entry)) reject(error);
-        },
-      );
-    });
-  }
-
-  #add(timeout: EarlyTimeout): ListEntry<EarlyTimeout> {
-    const entry = this.#running.add(timeout);
-    if (timeout.at < this.#firesAt) this.#arm(timeout.at);
-    else this.#timer?.ref();
-    return entry;
-  }
-
-  /** False when the time was up first (the invocation was answered already). */
-  #remove(entry: ListEntry<EarlyTimeout>): boolean {
-    if (!this.#running.remove(entry)) return false;
-    if (this.#running.size === 0) this.#timer?.unref();
-    return true;
-  }
-
-  #arm(at: number): void {
-    clearTimeout(this.#timer);
-    this.#firesAt = at;
-    // setTimeout fires at once beyond 2^31 - 1 ms; an earlier firing just arms it again.
-    const delay = Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()));
-    this.#timer = setTimeout(() => this.#fire(), delay);
-  }
-
-  #fire(): void {
-    this.#timer = undefined;
-    this.#firesAt = Number.POSITIVE_INFINITY;
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const entry of this.#running.entries()) {
-      const timeout = entry.value;
-      if (timeout.at <= now) {
-        this.#running.remove(entry);
-        timeout.reject(new DeadlineError(this.#marginMs));
-      } else if (timeout.at < next) {
-        next = timeout.at;
-      }
+async function invoke<TEvent, TResult, TClient extends RedisClient>(
+  invocation: Invocation,
+  handler: (event: TEvent, context: RedisContext<TClient>) => Promise<TResult>,
+  event: TEvent,
+  context: LambdaContext,
+  resolve: (result: TResult) => void,
+  reject: (error: unknown) => void,
+): Promise<void> {
+  let result: TResult;
+  try {
+    attachClient(context, invocation.acquireNow() ?? (await invocation.acquire()));
+    invocation.raceDeadline(reject);
+    result = await handler(event, context as RedisContext<TClient>);
+  } catch (error) {
+    if (!invocation.handlerSettled()) return;
+    try {
+      const ended = invocation.end(error);
+      if (ended !== ENDED) await ended;
+    } catch (endError) {
+      reject(endError);
+      return;
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    // The handler's error too: its own refused AUTH or ACL SETUSER carries the password.
+    reject(redactSecrets(error));
+    return;
   }
-}
-
-/** One invocation's early timeout: when it is due, and how to answer the invocation then. */
-class EarlyTimeout {
-  constructor(
-    readonly at: number,
-    readonly reject: (error: Error) => void,
-  ) {}
+  if (!invocation.handlerSettled()) return;
+  try {
+    const ended = invocation.end();
+    if (ended !== ENDED) await ended;
+  } catch (endError) {
+    reject(endError);
+    return;
+  }
+  resolve(result);
 }
