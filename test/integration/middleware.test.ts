@@ -391,6 +391,39 @@ describe('withRedisPool', () => {
     }
   });
 
+  it("a handler still running past Lambda's deadline, its early timeout held back by a stalled loop, is answered when the next invocation starts", async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const running = gate();
+    const handler = withRedisPool(
+      async (event: { hang: boolean }, context: RedisContext) => {
+        await context.redis.ping();
+        if (event.hang) await running.wait;
+        return 'done';
+      },
+      { pool: options, timeoutEarlyMs: 200 },
+    );
+    await handler.pool.warm(); // the lease is taken at once: the handler runs when this returns
+    try {
+      const { result, emf } = await captureStdout(async () => {
+        const context = lambdaContext(400);
+        const stalled = handler({ hang: true }, context).catch((e: unknown) => e);
+        // The stall: past its Lambda deadline, no timer runs (its early timeout among them).
+        while (context.getRemainingTimeInMillis() > 0) {
+          // busy
+        }
+        const next = handler({ hang: false }, lambdaContext());
+        return Promise.all([stalled, next]);
+      });
+      expect((result[0] as RedisPoolError).code).toBe('ERR_REDIS_POOL_DEADLINE');
+      expect(result[1]).toBe('done');
+      expect(emf).toHaveLength(2); // one each: the stalled invocation's not written twice
+      expect(getRedisPool(options).stats().active).toBe(0);
+    } finally {
+      running.open();
+    }
+  });
+
   it('after an early timeout, an exclusive connection the handler may still use is destroyed', async () => {
     const server = await startRedis();
     const options = poolOptions(server, { poolMax: 1 });
