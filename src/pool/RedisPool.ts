@@ -72,7 +72,9 @@ export interface Lease {
   /**
    * Hands the connection back. Pass the error that ended the work, if any: a connection-level
    * error destroys the connection, a command error (WRONGTYPE, ...) does not. Idempotent;
-   * never rejects.
+   * never rejects. A shared lease is back when this returns (the promise is settled already:
+   * the wrappers rely on it); an exclusive one once the promise resolves (its connection is
+   * cleaned first).
    */
   release(error?: unknown): Promise<void>;
   /**

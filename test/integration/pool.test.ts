@@ -97,6 +97,18 @@ describe('shared leases', () => {
     expect(pool.stats()).toMatchObject({ active: 0, idle: 1 });
   });
 
+  it('a shared lease is back when release() returns, before its promise is awaited (the wrappers rely on it)', async () => {
+    const server = await startRedis();
+    const pool = poolFor(server);
+    const [first, second] = [await pool.acquire(), await pool.acquire()];
+    void first.release();
+    expect(pool.stats()).toMatchObject({ active: 1 });
+    void second.release(new Error('Connection is closed.'));
+    // A connection-level error: the connection went with the lease, at once.
+    expect(pool.stats()).toMatchObject({ active: 0, idle: 0 });
+    await Promise.all([first.release(), second.release()]);
+  });
+
   it('a command error does not cost the connection; a connection-level error does', async () => {
     const server = await startRedis();
     const pool = poolFor(server);
