@@ -352,14 +352,16 @@ export class RedisPool {
    */
   #leaseSharedNow(): Lease | undefined {
     const shared = this.#shared;
-    if (!shared?.ready || shared.validation || this.#tooOld(shared)) return undefined;
-    const start = Date.now();
-    if (this.#checkDue(shared, start) !== undefined) return undefined;
+    // One clock read for every check: this path runs once per invocation.
+    const now = Date.now();
+    if (!shared?.ready || shared.validation || this.#tooOld(shared, now)) return undefined;
+    if (this.#checkDue(shared, now) !== undefined) return undefined;
     this.#target.keepFresh();
     shared.addLease();
     this.#acquired++;
     this.#reused++;
-    return new PoolLease(shared, false, true, start, undefined, this.#releaseLease);
+    // Handed out within this call: it took no measurable time.
+    return new PoolLease(shared, false, true, 0, undefined, this.#releaseLease);
   }
 
   #request(exclusive: boolean, callerDeadline: number | undefined): AcquireRequest {
@@ -675,7 +677,15 @@ export class RedisPool {
   /** @param deadline The caller's: an exclusive release must be over by then too. */
   #lease(grant: Grant, start: number, deadline: number | undefined): Lease {
     const { conn } = grant;
-    return new PoolLease(conn, conn.exclusive, !grant.fresh, start, deadline, this.#releaseLease);
+    const acquireMs = Date.now() - start;
+    return new PoolLease(
+      conn,
+      conn.exclusive,
+      !grant.fresh,
+      acquireMs,
+      deadline,
+      this.#releaseLease,
+    );
   }
 
   /** What every lease's release and destroy call: one function per pool, not per lease. */
@@ -798,9 +808,9 @@ export class RedisPool {
     }
   }
 
-  #tooOld(conn: PooledConnection): boolean {
+  #tooOld(conn: PooledConnection, now = Date.now()): boolean {
     const maxAge = this.config.maxConnectionAgeMs;
-    return maxAge > 0 && Date.now() - conn.openedAt >= maxAge;
+    return maxAge > 0 && now - conn.openedAt >= maxAge;
   }
 
   /**
@@ -925,7 +935,6 @@ type ReleaseLease = (
 /** A lease as handed out: release and destroy share one outcome, whichever is called first. */
 class PoolLease implements Lease {
   readonly redis: RedisClient;
-  readonly acquireMs: number;
   // Private at run time too: printing a lease must not reach the connection's internals.
   readonly #conn: PooledConnection;
   readonly #deadline: number | undefined;
@@ -936,12 +945,11 @@ class PoolLease implements Lease {
     conn: PooledConnection,
     readonly exclusive: boolean,
     readonly reused: boolean,
-    start: number,
+    readonly acquireMs: number,
     deadline: number | undefined,
     releaseLease: ReleaseLease,
   ) {
     this.redis = conn.client;
-    this.acquireMs = Date.now() - start;
     this.#conn = conn;
     this.#deadline = deadline;
     this.#releaseLease = releaseLease;
