@@ -55,7 +55,8 @@ export interface Connection {
   isTainted(db: number): boolean;
   /**
    * Several leases in flight (`true`): the commands of one tick go out in one write. One or
-   * none (`false`): each command is written at once. Optional: a connection that does not batch
+   * none (`false`): each command is written at once, from the next tick on (leases given back
+   * and taken again within a tick stay batched). Optional: a connection that does not batch
    * writes every command at once.
    */
   batch?(on: boolean): void;

@@ -41,7 +41,7 @@ export class PooledConnection {
     if (this.leases === 2) this.connection.batch?.(true);
   }
 
-  /** One lease fewer: with one or none left, commands are written at once again. */
+  /** One lease fewer: with one or none left, commands are written at once again (from the next tick). */
   removeLease(): void {
     this.leases = Math.max(0, this.leases - 1);
     if (this.leases <= 1) this.connection.batch?.(false);

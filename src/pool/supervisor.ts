@@ -25,6 +25,9 @@ export class ConnectionSupervisor {
   #cause: Error | undefined;
   /** Several leases in flight: a tick's commands are written together (see batch()). */
   #batching = false;
+  /** What the pool asked for last: on takes effect at once, off at the end of the tick. */
+  #batchingWanted = false;
+  #settling = false;
   #corked = false;
   readonly #uncork = () => {
     this.#corked = false;
@@ -76,10 +79,28 @@ export class ConnectionSupervisor {
    * leave in one writev, as node-redis does. They are written to the socket in the order they
    * were sent, each in ioredis's command queue at once, so replies and ordering are as without
    * batching. Off (one lease in flight), each command is written at once: no wait for the tick.
+   *
+   * On takes effect at once; off at the end of the tick. Under load the leases of a tick's
+   * invocations are all given back before the next ones are taken (a reply batch ends them, and
+   * their callers start new ones): the lease count drops to one or none and rises again within
+   * the tick, and the first new command would otherwise go out alone, a second write per tick
+   * (13 % of the CPU per invocation at 64 in flight with one GET each).
    */
   batch(on: boolean): void {
-    this.#batching = on;
+    this.#batchingWanted = on;
+    if (on) {
+      this.#batching = true;
+    } else if (this.#batching && !this.#settling) {
+      this.#settling = true;
+      process.nextTick(this.#settle);
+    }
   }
+
+  /** The end of the tick in which batching was turned off: off now, unless it was turned on again. */
+  readonly #settle = () => {
+    this.#settling = false;
+    this.#batching = this.#batchingWanted;
+  };
 
   #cork(): void {
     this.#corked = true;

@@ -77,13 +77,38 @@ test('several leases in flight: one turn of their commands goes out in one write
   expect(writes()).toBe(1);
   await Promise.all(held.map((lease) => lease.release()));
 
-  // Back to one lease: written at once again.
+  // Back to one lease, in a later turn of the event loop: written at once again.
+  await new Promise((resolve) => setImmediate(resolve));
   const single = await pool.acquire();
   const before = writes();
   const reply = (single.redis as Redis).echo('alone');
   expect(writes()).toBe(before + 1);
   await expect(reply).resolves.toBe('alone');
   await single.release();
+});
+
+test('a wave of leases released and taken again within one turn stays batched: one write', async ({
+  redisServer,
+}) => {
+  const pool = poolFor(redisServer.url);
+  const held = await leases(pool, 8);
+  const redis = held[0]?.redis as Redis;
+  const writes = countWrites(redis);
+  // As at 64 in flight: the invocations of one turn end (their leases drop to none) and new
+  // ones start, each sending its command as soon as it has its lease.
+  for (const lease of held) void lease.release();
+  const replies: Promise<string>[] = [];
+  const next: Lease[] = [];
+  for (let i = 0; i < 8; i++) {
+    const lease = pool.acquireNow();
+    if (!lease) throw new Error('the shared connection is open: a lease at once');
+    next.push(lease);
+    replies.push((lease.redis as Redis).echo(`wave ${i}`));
+  }
+  expect(writes()).toBe(0); // the first one too: deferred to the batch
+  expect(await Promise.all(replies)).toEqual(next.map((_, i) => `wave ${i}`));
+  expect(writes()).toBe(1);
+  await Promise.all(next.map((lease) => lease.release()));
 });
 
 test("a lease's commands keep their order when the batching stops under them", async ({
