@@ -48,7 +48,9 @@ export function withRedisPool<
   // executor, so that a throw there rejects the invocation as in an async function.
   const wrapped = (event: TEvent, context: LambdaContext): Promise<TResult> =>
     new Promise<TResult>((resolve, reject) => {
-      void invoke(runner.start(context), handler, event, context, resolve, reject);
+      // invoke() settles the promise on every path; should it ever throw, the invocation is
+      // still answered (with that error) rather than left to Lambda's timeout.
+      invoke(runner.start(context), handler, event, context, resolve, reject).catch(reject);
     });
   // Frozen: `pool` is read-only at run time too.
   return Object.freeze(Object.assign(wrapped, { pool: runner.pool }));

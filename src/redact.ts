@@ -29,9 +29,27 @@ interface AttachedCommand {
 /**
  * Removes secrets from `error` and every error it holds, in place, and returns it: a thrown
  * error keeps its identity, class and stack. Anything that is not an Error is returned as is.
+ *
+ * Never throws, whatever it is given: the wrappers call it on the way out of an invocation,
+ * and an error there would leave the invocation unanswered. So the errors are walked with a
+ * loop, not recursion (a cause chain of any depth), and one that cannot be read (a getter that
+ * throws, an argument with no string form) is left as it is: what cannot be read here is not
+ * printed by util.inspect either, which shows a getter without calling it.
  */
 export function redactSecrets<T>(error: T): T {
-  if (error instanceof Error) redactError(error, new Set());
+  const seen = new Set<Error>();
+  const pending: unknown[] = [error];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    try {
+      if (!(next instanceof Error) || seen.has(next)) continue;
+      seen.add(next);
+      pending.push(...heldErrors(next));
+      redactAttachedCommand(next);
+    } catch {
+      // Unreadable: left as it is (see above).
+    }
+  }
   return error;
 }
 
@@ -48,18 +66,20 @@ export function redactCommandArgs(name: string, args: readonly unknown[]): reado
   });
 }
 
-function redactError(error: Error, seen: Set<Error>): void {
-  if (seen.has(error)) return;
-  seen.add(error);
-  redactAttachedCommand(error);
-  // Own properties, enumerable or not (`cause` is not): every error this one holds.
+/**
+ * The errors `error` holds in its own properties, enumerable or not (`cause` is not), alone or
+ * in arrays. Read through descriptors: no getter runs.
+ */
+function heldErrors(error: Error): Error[] {
+  const held: Error[] = [];
   for (const key of Object.getOwnPropertyNames(error)) {
     const value = Object.getOwnPropertyDescriptor(error, key)?.value;
-    if (value instanceof Error) redactError(value, seen);
+    if (value instanceof Error) held.push(value);
     else if (Array.isArray(value)) {
-      for (const item of value) if (item instanceof Error) redactError(item, seen);
+      for (const item of value) if (item instanceof Error) held.push(item);
     }
   }
+  return held;
 }
 
 /** Replaces `error.command` with a redacted copy, and the secrets in the server's message. */

@@ -51,6 +51,22 @@ function poolOptions(server: RedisServer, extra: RedisPoolOptions = {}): RedisPo
   };
 }
 
+/**
+ * A handler error the redaction on the way out cannot walk naively: causes 20,000 deep (deeper
+ * than the stack lets a recursion go) around an error whose `command` throws when read.
+ */
+function unreadableError(): Error {
+  const inner = new Error('refused');
+  Object.defineProperty(inner, 'command', {
+    get() {
+      throw new Error('getter boom');
+    },
+  });
+  let error = inner;
+  for (let i = 0; i < 20_000; i++) error = new Error(`wrap ${i}`, { cause: error });
+  return error;
+}
+
 const sum = (docs: EmfDocument[], name: string) =>
   docs.reduce((total, d) => total + metric(d, name), 0);
 
@@ -156,6 +172,24 @@ describe('withRedisPool', () => {
     expect(emf).toHaveLength(1);
     // Not a connection error: the connection stays for the next invocation.
     expect(getRedisPool(options).stats()).toMatchObject({ active: 0, idle: 1, connectionsLost: 0 });
+  });
+
+  it('a handler error that redaction cannot fully read (a cause chain 20,000 deep, a throwing getter) still reaches the caller; the lease is back', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const failure = unreadableError();
+    const handler = withRedisPool(
+      async (_event: unknown, context: RedisContext) => {
+        await context.redis.set('k', 'v');
+        throw failure;
+      },
+      { pool: options },
+    );
+    const { result } = await captureStdout(() =>
+      handler({}, lambdaContext()).catch((e: unknown) => e),
+    );
+    expect(result).toBe(failure);
+    expect(getRedisPool(options).stats()).toMatchObject({ active: 0, idle: 1 });
   });
 
   it('a connection-level error destroys the connection; the next invocation gets a new one', async () => {
@@ -571,6 +605,18 @@ describe('redisPool() middy middleware', () => {
     );
     expect(result).toBe(failure);
     expect(emf).toHaveLength(1);
+    expect(getRedisPool(options).stats().active).toBe(0);
+  });
+
+  it('an error that redaction cannot fully read still reaches the caller; released', async () => {
+    const server = await startRedis();
+    const options = poolOptions(server);
+    const failure = unreadableError();
+    const handler = wrap(async () => Promise.reject(failure), options);
+    const { result } = await captureStdout(() =>
+      handler({}, lambdaContext() as MiddyRedisContext).catch((e: unknown) => e),
+    );
+    expect(result).toBe(failure);
     expect(getRedisPool(options).stats().active).toBe(0);
   });
 

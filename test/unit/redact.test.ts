@@ -177,6 +177,36 @@ describe('redactSecrets: an error and every error it holds, in place', () => {
   });
 });
 
+describe('redactSecrets never throws (the wrappers call it on the way out of an invocation)', () => {
+  it('walks a cause chain of any depth: 100,000 errors, the deepest redacted', () => {
+    const deepest = replyError('WRONGPASS', 'auth', [SECRET]);
+    let error = deepest;
+    for (let i = 0; i < 100_000; i++) error = new Error(`wrap ${i}`, { cause: error });
+    expect(redactSecrets(error)).toBe(error);
+    expect(commandOf(deepest)).toEqual({ name: 'auth', args: [REDACTED] });
+  });
+
+  it('leaves an error it cannot read as it is, and goes on with the others', () => {
+    const unreadable = new Error('a command that throws when read');
+    Object.defineProperty(unreadable, 'command', {
+      get() {
+        throw new Error('getter boom');
+      },
+    });
+    const noString = replyError('ERR', 'auth', [
+      {
+        toString() {
+          throw new Error('no string form');
+        },
+      },
+    ]);
+    const readable = replyError('WRONGPASS', 'auth', [SECRET]);
+    const error = new AggregateError([unreadable, noString, readable], 'all of them');
+    expect(redactSecrets(error)).toBe(error);
+    expect(commandOf(readable)).toEqual({ name: 'auth', args: [REDACTED] });
+  });
+});
+
 describe("the library's errors redact their cause", () => {
   it('RedisUnavailableError built with a refused HELLO … AUTH as its cause', () => {
     const cause = replyError('WRONGPASS', 'hello', ['3', 'AUTH', 'app', SECRET]);
