@@ -32,25 +32,59 @@ interface AttachedCommand {
  *
  * Never throws, whatever it is given: the wrappers call it on the way out of an invocation,
  * and an error there would leave the invocation unanswered. So the errors are walked with a
- * loop, not recursion (a cause chain of any depth), and one that cannot be read (a getter that
- * throws, an argument with no string form) is left as it is: what cannot be read here is not
- * printed by util.inspect either, which shows a getter without calling it.
+ * loop, not recursion (a cause chain of any depth), and every read that can throw (a getter, a
+ * revoked Proxy) is guarded on its own: what fails is skipped (a command that cannot be read is
+ * left as it is) and the walk goes on with the rest. An argument with no string form (its
+ * toString throws) reads as empty text: the positions of the others are still redacted.
  */
 export function redactSecrets<T>(error: T): T {
   const seen = new Set<Error>();
   const pending: unknown[] = [error];
   while (pending.length > 0) {
     const next = pending.pop();
+    if (!isUnseenError(next, seen)) continue;
     try {
-      if (!(next instanceof Error) || seen.has(next)) continue;
-      seen.add(next);
-      pending.push(...heldErrors(next));
       redactAttachedCommand(next);
     } catch {
       // Unreadable: left as it is (see above).
     }
+    pushHeld(next, pending);
   }
   return error;
+}
+
+function isUnseenError(value: unknown, seen: Set<Error>): value is Error {
+  try {
+    if (!(value instanceof Error) || seen.has(value)) return false;
+  } catch {
+    return false; // A revoked Proxy: nothing of it can be read.
+  }
+  seen.add(value);
+  return true;
+}
+
+/**
+ * Pushes what `error` holds in its own properties, enumerable or not (`cause` is not), alone or
+ * in arrays (AggregateError's `errors`, ioredis's `previousErrors`): the walk keeps the errors
+ * among them. Read through descriptors, so no getter runs; one at a time, since an array may be
+ * too long to spread into a call.
+ */
+function pushHeld(error: Error, into: unknown[]): void {
+  let keys: string[];
+  try {
+    keys = Object.getOwnPropertyNames(error);
+  } catch {
+    return;
+  }
+  for (const key of keys) {
+    try {
+      const value = Object.getOwnPropertyDescriptor(error, key)?.value;
+      if (!Array.isArray(value)) into.push(value);
+      else for (const item of value) into.push(item);
+    } catch {
+      // This property cannot be read; the others still are.
+    }
+  }
 }
 
 /**
@@ -64,22 +98,6 @@ export function redactCommandArgs(name: string, args: readonly unknown[]): reado
     const mark = secret.get(i);
     return mark === undefined ? arg : mark;
   });
-}
-
-/**
- * The errors `error` holds in its own properties, enumerable or not (`cause` is not), alone or
- * in arrays. Read through descriptors: no getter runs.
- */
-function heldErrors(error: Error): Error[] {
-  const held: Error[] = [];
-  for (const key of Object.getOwnPropertyNames(error)) {
-    const value = Object.getOwnPropertyDescriptor(error, key)?.value;
-    if (value instanceof Error) held.push(value);
-    else if (Array.isArray(value)) {
-      for (const item of value) if (item instanceof Error) held.push(item);
-    }
-  }
-  return held;
 }
 
 /** Replaces `error.command` with a redacted copy, and the secrets in the server's message. */
@@ -117,8 +135,13 @@ function isAttachedCommand(value: unknown): value is AttachedCommand {
   return typeof name === 'string' && Array.isArray(args);
 }
 
+/** An argument as text; one with no string form (its toString throws) reads as empty. */
 function argText(arg: unknown): string {
-  return Buffer.isBuffer(arg) ? arg.toString('utf8') : String(arg);
+  try {
+    return Buffer.isBuffer(arg) ? arg.toString('utf8') : String(arg);
+  } catch {
+    return '';
+  }
 }
 
 /**

@@ -201,9 +201,32 @@ describe('redactSecrets never throws (the wrappers call it on the way out of an 
       },
     ]);
     const readable = replyError('WRONGPASS', 'auth', [SECRET]);
-    const error = new AggregateError([unreadable, noString, readable], 'all of them');
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    // A property that throws on every look, next to a command and a cause.
+    const strange = Object.assign(replyError('WRONGPASS', 'auth', ['app', SECRET]), {
+      meta: revoked.proxy,
+    });
+    const behind = replyError('WRONGPASS', 'auth', [SECRET]);
+    Object.defineProperty(strange, 'cause', { value: behind });
+    const error = new AggregateError([unreadable, noString, readable, strange], 'all of them');
     expect(redactSecrets(error)).toBe(error);
     expect(commandOf(readable)).toEqual({ name: 'auth', args: [REDACTED] });
+    expect(commandOf(strange)).toEqual({ name: 'auth', args: ['app', REDACTED] });
+    expect(commandOf(behind)).toEqual({ name: 'auth', args: [REDACTED] });
+    // The argument with no string form did not stop its command's redaction.
+    expect((commandOf(noString) as { args: unknown[] }).args).toEqual([REDACTED]);
+  });
+
+  it('walks an AggregateError of 200,000 errors (too many to spread into a call), and its own command', () => {
+    const last = replyError('WRONGPASS', 'auth', [SECRET]);
+    const many = [...Array.from({ length: 200_000 }, (_, i) => new Error(`e${i}`)), last];
+    const error = Object.assign(new AggregateError(many, 'many'), {
+      command: { name: 'auth', args: ['app', SECRET] },
+    });
+    expect(redactSecrets(error)).toBe(error);
+    expect(commandOf(error)).toEqual({ name: 'auth', args: ['app', REDACTED] });
+    expect(commandOf(last)).toEqual({ name: 'auth', args: [REDACTED] });
   });
 });
 
