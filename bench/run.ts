@@ -80,7 +80,7 @@ Options:
 Examples:
   npm run bench
   npm run bench -- --only peers --rounds 20
-  npm run bench -- --only cold-start --imports 30
+  npm run bench -- --only cold-start --imports 60
   REDIS_URL=redis://127.0.0.1:6379 npm run bench -- --only overhead
 `;
 
