@@ -51,6 +51,28 @@ async function leases(pool: RedisPool, n: number): Promise<Lease[]> {
   return all;
 }
 
+/** A pool on `url` with eight shared leases held, and the writes on their connection from now. */
+async function eightLeases(url: string) {
+  const pool = poolFor(url);
+  const held = await leases(pool, 8);
+  const writes = countWrites(held[0]?.redis as Redis);
+  return { pool, held, writes };
+}
+
+/**
+ * The ECHOs `replies` (of `${label} 0`, `${label} 1`, …), sent in this turn, were not written
+ * yet, are answered in order, and went out in one write.
+ */
+async function expectOneWrite(
+  writes: () => number,
+  replies: Promise<string>[],
+  label: string,
+): Promise<void> {
+  expect(writes()).toBe(0); // deferred to the batch
+  expect(await Promise.all(replies)).toEqual(replies.map((_, i) => `${label} ${i}`));
+  expect(writes()).toBe(1);
+}
+
 test('one lease in flight: each command is written at once, not on a later turn', async ({
   redisServer,
 }) => {
@@ -67,14 +89,9 @@ test('one lease in flight: each command is written at once, not on a later turn'
 test('several leases in flight: one turn of their commands goes out in one write', async ({
   redisServer,
 }) => {
-  const pool = poolFor(redisServer.url);
-  const held = await leases(pool, 8);
-  const redis = held[0]?.redis as Redis;
-  const writes = countWrites(redis);
+  const { pool, held, writes } = await eightLeases(redisServer.url);
   const replies = held.map((lease, i) => (lease.redis as Redis).echo(`lease ${i}`));
-  expect(writes()).toBe(0); // deferred to the batch
-  expect(await Promise.all(replies)).toEqual(held.map((_, i) => `lease ${i}`));
-  expect(writes()).toBe(1);
+  await expectOneWrite(writes, replies, 'lease');
   await Promise.all(held.map((lease) => lease.release()));
 
   // Back to one lease, in a later turn of the event loop: written at once again.
@@ -90,10 +107,7 @@ test('several leases in flight: one turn of their commands goes out in one write
 test('a wave of leases released and taken again within one turn stays batched: one write', async ({
   redisServer,
 }) => {
-  const pool = poolFor(redisServer.url);
-  const held = await leases(pool, 8);
-  const redis = held[0]?.redis as Redis;
-  const writes = countWrites(redis);
+  const { pool, held, writes } = await eightLeases(redisServer.url);
   // As at 64 in flight: the invocations of one turn end (their leases drop to none) and new
   // ones start, each sending its command as soon as it has its lease.
   for (const lease of held) void lease.release();
@@ -105,9 +119,7 @@ test('a wave of leases released and taken again within one turn stays batched: o
     next.push(lease);
     replies.push((lease.redis as Redis).echo(`wave ${i}`));
   }
-  expect(writes()).toBe(0); // the first one too: deferred to the batch
-  expect(await Promise.all(replies)).toEqual(next.map((_, i) => `wave ${i}`));
-  expect(writes()).toBe(1);
+  await expectOneWrite(writes, replies, 'wave'); // the first one too
   await Promise.all(next.map((lease) => lease.release()));
 });
 

@@ -67,6 +67,25 @@ function unreadableError(): Error {
   return error;
 }
 
+/**
+ * withRedisPool over `options`, its connection open (warmed: a lease is taken at once, so the
+ * handler runs when the call returns): each invocation PINGs and returns 'done', or, when its
+ * event says `hang`, first waits for `running` to open.
+ */
+async function hangingHandler(options: RedisPoolOptions, timeoutEarlyMs: number) {
+  const running = gate();
+  const handler = withRedisPool(
+    async (event: { hang: boolean }, context: RedisContext) => {
+      await context.redis.ping();
+      if (event.hang) await running.wait;
+      return 'done';
+    },
+    { pool: options, timeoutEarlyMs },
+  );
+  await handler.pool.warm();
+  return { handler, running };
+}
+
 const sum = (docs: EmfDocument[], name: string) =>
   docs.reduce((total, d) => total + metric(d, name), 0);
 
@@ -393,16 +412,7 @@ describe('withRedisPool', () => {
   it("answers each of concurrent invocations at its own early timeout, the shortest first, with one handler's timer", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
-    const running = gate();
-    const handler = withRedisPool(
-      async (event: { hang: boolean }, context: RedisContext) => {
-        await context.redis.ping();
-        if (event.hang) await running.wait;
-        return 'done';
-      },
-      { pool: options, timeoutEarlyMs: EARLY_MS },
-    );
-    await handler.pool.warm();
+    const { handler, running } = await hangingHandler(options, EARLY_MS);
     try {
       const { result } = await captureStdout(async () => {
         // Ends at once, leaving the wrapper's timer armed for its (later) deadline.
@@ -428,16 +438,7 @@ describe('withRedisPool', () => {
   it("a handler still running past Lambda's deadline, its early timeout held back by a stalled loop, is answered when the next invocation starts", async () => {
     const server = await startRedis();
     const options = poolOptions(server);
-    const running = gate();
-    const handler = withRedisPool(
-      async (event: { hang: boolean }, context: RedisContext) => {
-        await context.redis.ping();
-        if (event.hang) await running.wait;
-        return 'done';
-      },
-      { pool: options, timeoutEarlyMs: 200 },
-    );
-    await handler.pool.warm(); // the lease is taken at once: the handler runs when this returns
+    const { handler, running } = await hangingHandler(options, 200);
     try {
       const { result, emf } = await captureStdout(async () => {
         const context = lambdaContext(400);
