@@ -20,7 +20,7 @@ import { toProxyEvent } from '../../local/api-event.js';
 import { type AssemblyFunction, readAssemblyFunctions } from '../../local/cloud-assembly.js';
 import { LambdaSimulator } from '../../local/index.js';
 import { test } from '../helpers/fixtures.js';
-import { expectedIamToken } from '../helpers/sigv4.js';
+import { expectedIamTokenFor } from '../helpers/sigv4.js';
 import { ROOT, resolveValue, synthesize } from './support.js';
 
 const run = promisify(execFile);
@@ -70,16 +70,13 @@ const ROLE_CREDENTIALS = {
 
 /** The IAM token for the stand-in cache, signed at `now`, by AWS's rules (not the library's). */
 function tokenFor(userId: string, now: number): string {
-  return expectedIamToken({
+  return expectedIamTokenFor(ROLE_CREDENTIALS, {
     cacheName: STAND_IN_CACHE,
     userId,
     serverless: false,
     region: REGION,
-    accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID,
-    secretAccessKey: ROLE_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
-    sessionToken: ROLE_CREDENTIALS.AWS_SESSION_TOKEN,
     now,
-  }).token;
+  });
 }
 
 /** The access string of the stack's IAM-enabled ElastiCache user `userId`. */

@@ -18,6 +18,24 @@ export interface TokenInputs {
   readonly now: number;
 }
 
+/**
+ * The token of expectedIamToken, signed with the credentials of an environment as Lambda sets
+ * them for a function's role: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, when set,
+ * AWS_SESSION_TOKEN.
+ */
+export function expectedIamTokenFor(
+  env: Readonly<Record<string, string | undefined>>,
+  inputs: Omit<TokenInputs, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>,
+): string {
+  const sessionToken = env.AWS_SESSION_TOKEN;
+  return expectedIamToken({
+    ...inputs,
+    accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+    ...(sessionToken ? { sessionToken } : {}),
+  }).token;
+}
+
 /** RFC 3986 percent-encoding: everything but A-Z a-z 0-9 - _ . ~ */
 export function uriEncode(text: string): string {
   return [...Buffer.from(text, 'utf8')]

@@ -14,7 +14,7 @@ import { RedisPool } from '../../src/pool/RedisPool.js';
 import { REGION, useElastiCacheApi } from '../helpers/elasticache-api.js';
 import { test } from '../helpers/fixtures.js';
 import { rejectionOf } from '../helpers/rejection.js';
-import { expectedIamToken } from '../helpers/sigv4.js';
+import { expectedIamTokenFor } from '../helpers/sigv4.js';
 
 const failure = (promise: Promise<unknown>) => rejectionOf(promise, RedisUnavailableError);
 
@@ -109,15 +109,13 @@ describe('a pool that discovers its cache', () => {
       .toBe(true);
     const name = cacheName();
     const now = Date.UTC(2024, 5, 1, 12, 0, 0);
-    const token = expectedIamToken({
+    const token = expectedIamTokenFor(stand.api.env, {
       cacheName: name,
       userId: 'sessions-app',
       serverless: true,
       region: REGION,
-      accessKeyId: stand.api.env.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: stand.api.env.AWS_SECRET_ACCESS_KEY ?? '',
       now,
-    }).token;
+    });
     await node.cli('ACL', 'SETUSER', 'sessions-app', 'on', `>${token}`, '~*', '&*', '+@all');
     stand.api.putServerlessCache(name, { endpoint: { host: 'localhost', port: node.port } });
 

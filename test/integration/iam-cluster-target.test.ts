@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import type { ConnectConfig } from '../../src/pool/connection.js';
 import { ConnectTarget } from '../../src/pool/target.js';
 import { REGION, useElastiCacheApi } from '../helpers/elasticache-api.js';
-import { expectedIamToken } from '../helpers/sigv4.js';
+import { expectedIamTokenFor } from '../helpers/sigv4.js';
 
 const stand = useElastiCacheApi();
 
@@ -41,15 +41,13 @@ function discoveredCluster(clock: { read: () => number }) {
   });
   const target = new ConnectTarget(config, { iam: { now: clock.read } });
   const tokenAt = (now: number) =>
-    expectedIamToken({
+    expectedIamTokenFor(stand.api.env, {
       cacheName,
       userId: USER,
       serverless: false,
       region: REGION,
-      accessKeyId: stand.api.env.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: stand.api.env.AWS_SECRET_ACCESS_KEY ?? '',
       now,
-    }).token;
+    });
   return { config, target, tokenAt };
 }
 

@@ -2,7 +2,7 @@
  * The fixed credentials, clock and tokens of the IAM tests (iam.scenarios.ts), shared with the test
  * that searches their output for secrets (iam-output.test.ts).
  */
-import { expectedIamToken } from '../helpers/sigv4.js';
+import { expectedIamTokenFor } from '../helpers/sigv4.js';
 
 /** Fixed test credentials: what test/integration/iam-output.test.ts greps for. */
 export const IAM_TEST_CREDENTIALS = {
@@ -19,14 +19,11 @@ export const MINUTE = 60_000;
 
 /** The token for the pool's cache and user, signed at `now`, as AWS's rules make it. */
 export function tokenAt(now: number, cacheName = CACHE): string {
-  return expectedIamToken({
+  return expectedIamTokenFor(IAM_TEST_CREDENTIALS, {
     cacheName,
     userId: USER,
     serverless: false,
     region: REGION,
-    accessKeyId: IAM_TEST_CREDENTIALS.AWS_ACCESS_KEY_ID,
-    secretAccessKey: IAM_TEST_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
-    sessionToken: IAM_TEST_CREDENTIALS.AWS_SESSION_TOKEN,
     now,
-  }).token;
+  });
 }
