@@ -327,12 +327,7 @@ export class Invocation {
   #ended: Promise<void> | undefined;
   /** Its place among the runner's open invocations. */
   readonly #open: ListEntry<Invocation>;
-  /**
-   * While its handler runs under withRedisPool's early timeout: epoch ms when the invocation
-   * is answered with a DeadlineError if the handler is still running, and how. Infinity
-   * otherwise (NaN when Lambda's deadline is not a number: then never).
-   */
-  earlyAt = Number.POSITIVE_INFINITY;
+  /** While its handler runs under withRedisPool's early timeout: how to answer it early. */
   #answer: ((error: unknown) => void) | undefined;
   /** The early timeout answered the invocation: what the handler does later goes nowhere. */
   #answeredEarly = false;
@@ -412,8 +407,17 @@ export class Invocation {
     const earlyMs = this.runner.options.timeoutEarlyMs;
     if (earlyMs <= 0) return;
     this.#answer = answer;
-    this.earlyAt = this.lambdaDeadline - earlyMs;
     this.runner.racing(this.earlyAt);
+  }
+
+  /**
+   * Epoch ms when the invocation is answered with a DeadlineError if its handler still runs:
+   * Infinity when it is not under an early timeout (NaN when Lambda's deadline is not a number:
+   * then never).
+   */
+  get earlyAt(): number {
+    if (this.#answer === undefined) return Number.POSITIVE_INFINITY;
+    return this.lambdaDeadline - this.runner.options.timeoutEarlyMs;
   }
 
   /**
@@ -422,7 +426,6 @@ export class Invocation {
    */
   handlerSettled(): boolean {
     this.#answer = undefined;
-    this.earlyAt = Number.POSITIVE_INFINITY;
     return !this.#answeredEarly;
   }
 
@@ -434,7 +437,6 @@ export class Invocation {
     const answer = this.#answer;
     if (answer === undefined) return;
     this.#answer = undefined;
-    this.earlyAt = Number.POSITIVE_INFINITY;
     this.#answeredEarly = true;
     // Given after the end, as any invocation's answer.
     const error = new DeadlineError(this.runner.options.timeoutEarlyMs);

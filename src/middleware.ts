@@ -70,31 +70,25 @@ async function invoke<TEvent, TResult, TClient extends RedisClient>(
   resolve: (result: TResult) => void,
   reject: (error: unknown) => void,
 ): Promise<void> {
-  let result: TResult;
+  let failed = false;
+  let outcome: unknown;
   try {
     attachClient(context, invocation.acquireNow() ?? (await invocation.acquire()));
     invocation.raceDeadline(reject);
-    result = await handler(event, context as RedisContext<TClient>);
+    outcome = await handler(event, context as RedisContext<TClient>);
   } catch (error) {
-    if (!invocation.handlerSettled()) return;
-    try {
-      const ended = invocation.end(error);
-      if (ended !== ENDED) await ended;
-    } catch (endError) {
-      reject(endError);
-      return;
-    }
-    // The handler's error too: its own refused AUTH or ACL SETUSER carries the password.
-    reject(redactSecrets(error));
-    return;
+    failed = true;
+    outcome = error;
   }
   if (!invocation.handlerSettled()) return;
   try {
-    const ended = invocation.end();
+    const ended = invocation.end(failed ? outcome : undefined);
     if (ended !== ENDED) await ended;
   } catch (endError) {
     reject(endError);
     return;
   }
-  resolve(result);
+  // The handler's error too: its own refused AUTH or ACL SETUSER carries the password.
+  if (failed) reject(redactSecrets(outcome));
+  else resolve(outcome as TResult);
 }
