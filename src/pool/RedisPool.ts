@@ -32,10 +32,10 @@ import {
   RedisUnavailableError,
 } from '../errors.js';
 import {
-  buildIoredis,
   type Connection,
   type ConnectionFactory,
   connectIoredis,
+  prebuiltIoredis,
   type RedisClient,
 } from './connection.js';
 import {
@@ -168,11 +168,6 @@ export class RedisPool {
   readonly #connectionFactory: ConnectionFactory;
   /** Where each attempt connects, with which password (discovery, IAM tokens). */
   readonly #target: ConnectTarget;
-  /**
-   * The first connection's client, built with the pool (see buildIoredis) when the target is
-   * known then; the first attempt takes it, whatever its outcome.
-   */
-  #prebuilt: RedisClient | undefined;
   #opening = 0;
   #nextId = 1;
   #closed = false;
@@ -206,12 +201,14 @@ export class RedisPool {
     seams: RedisPoolSeams = {},
   ) {
     this.config = loadConfig(env, options);
-    this.#connectionFactory = seams.connect ?? connectIoredis;
     this.#target = new ConnectTarget(this.config, seams);
+    // The first connection's client is built now when the configuration says where to connect.
     const known = this.#target.known();
-    if (!seams.connect && known) {
-      this.#prebuilt = buildIoredis(connectionName(this.config.clientName, this.#nextId), known);
-    }
+    this.#connectionFactory =
+      seams.connect ??
+      (known
+        ? prebuiltIoredis(connectionName(this.config.clientName, this.#nextId), known)
+        : connectIoredis);
   }
 
   /** Leases a connection; see AcquireOptions. Rejects with a RedisPoolError subclass. */
@@ -513,8 +510,6 @@ export class RedisPool {
 
   async #connectOne(deadline: number): Promise<PooledConnection> {
     const name = connectionName(this.config.clientName, this.#nextId++);
-    const prebuilt = this.#prebuilt;
-    this.#prebuilt = undefined;
     let conn: PooledConnection | undefined;
     let connection: Connection;
     try {
@@ -528,7 +523,7 @@ export class RedisPool {
           if (conn) this.#discard(conn);
         },
       };
-      connection = await this.#connectionFactory(name, config, events, prebuilt);
+      connection = await this.#connectionFactory(name, config, events);
     } catch (error) {
       this.#recordFailure(error);
       if (this.#lastFailure?.reason === 'unreachable') this.#target.unreachable();

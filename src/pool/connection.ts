@@ -96,31 +96,42 @@ export type ConnectConfig = Omit<RedisPoolConfig, 'endpoint'> & {
  * Opens one connection on the configured db, named `name` (CLIENT SETNAME) if the server lets
  * it, within `config.connectTimeoutMs`; rejects with the reason it could not (ECONNREFUSED, a
  * certificate problem, WRONGPASS, LOADING, a timeout, the server hanging up mid-handshake),
- * which classifyConnectFailure reads. `prebuilt`: a client built earlier by `buildIoredis` for
- * this name and config, to connect instead of building one (factories that build no ioredis
- * client ignore it).
+ * which classifyConnectFailure reads.
  */
 export type ConnectionFactory = (
   name: string,
   config: ConnectConfig,
   events: ConnectionEvents,
-  prebuilt?: RedisClient,
 ) => Promise<Connection>;
 
+/** The real connection factory: an ioredis client, connected and named. */
+export const connectIoredis: ConnectionFactory = (name, config, events) =>
+  connectClient(createClient(config, name), name, config, events);
+
 /**
- * Builds, without connecting, the ioredis client that `connectIoredis` would build. The pool
- * builds its first connection's client during Lambda's init phase when the configuration
- * alone says where and how to connect, as a module-scope `new Redis(url, { lazyConnect: true })`
- * is built: the first invocation then only connects it (about a tenth of its time, by the
- * bench's cold-start section). It holds no socket and no timer until connected.
+ * connectIoredis, with the client of the first connection (named `first`, on `config`) built
+ * now, unconnected: the pool takes this factory when the configuration alone says where and
+ * how to connect, so that the client is built during Lambda's init phase, as a module-scope
+ * `new Redis(url, { lazyConnect: true })` is, and the first invocation only connects it (about
+ * a tenth of its time, by the bench's cold-start section). The first attempt takes the client,
+ * whatever its outcome; later ones build their own. It holds no socket and no timer until
+ * connected.
  */
-export function buildIoredis(name: string, config: ConnectConfig): RedisClient {
-  return createClient(config, name);
+export function prebuiltIoredis(first: string, config: ConnectConfig): ConnectionFactory {
+  let prebuilt: RedisClient | undefined = createClient(config, first);
+  return (name, attemptConfig, events) => {
+    const client = name === first ? prebuilt : undefined;
+    prebuilt = undefined;
+    return connectClient(client ?? createClient(attemptConfig, name), name, attemptConfig, events);
+  };
 }
 
-/** The real connection factory: an ioredis client, connected and named. */
-export const connectIoredis: ConnectionFactory = async (name, config, events, prebuilt) => {
-  const client = prebuilt ?? createClient(config, name);
+async function connectClient(
+  client: RedisClient,
+  name: string,
+  config: ConnectConfig,
+  events: ConnectionEvents,
+): Promise<Connection> {
   summarizeWhenPrinted(client, name);
   // Without a listener ioredis prints every socket error to the console. The first one is why
   // the connect failed: connect() itself only says "Connection is closed.".
@@ -140,7 +151,7 @@ export const connectIoredis: ConnectionFactory = async (name, config, events, pr
   const supervisor =
     client instanceof Redis ? new ConnectionSupervisor(client, config.commandTimeoutMs) : undefined;
   return new IoredisConnection(client, supervisor);
-};
+}
 
 /**
  * The ioredis specifics of a pooled connection. `reset` and `isTainted` read fields ioredis

@@ -645,7 +645,7 @@ describe('lifecycle', () => {
     await expect.poll(() => poolClients(server).then((c) => c.length)).toBe(0);
   });
 
-  it('a pool that has not been used has not connected (its first client waits, built, unconnected)', async () => {
+  it('a pool that has not been used has opened no connection (building its first client at init opens nothing)', async () => {
     const server = await startRedis();
     // The first connection's client is built with the pool when REDIS_URL says where to go.
     for (const cluster of [false, true]) poolFor(server, { cluster });
