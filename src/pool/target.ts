@@ -25,12 +25,12 @@ export class ConnectTarget {
   readonly #seams: TargetSeams;
   #locator: CacheLocator | undefined;
   #tokens: Promise<IamTokenSource> | undefined;
-  #location: CacheLocation | undefined;
   /**
-   * Whether the last attempt connected in cluster mode: with discovery the cache decides, not
-   * REDIS_CLUSTER, and keepFresh must follow what was used.
+   * The token source an attempt used, once it has one: keepFresh, on every acquire, looks at it
+   * without a promise.
    */
-  #clusterMode = false;
+  #signer: IamTokenSource | undefined;
+  #location: CacheLocation | undefined;
 
   constructor(config: RedisPoolConfig, seams: TargetSeams = {}) {
     this.#config = config;
@@ -47,10 +47,10 @@ export class ConnectTarget {
     const { endpoint, cluster } = config.endpoint
       ? { endpoint: config.endpoint, cluster: config.cluster }
       : await this.#discover(deadline);
-    this.#clusterMode = cluster;
     const base = this.#attempt(endpoint, cluster);
     if (config.auth !== 'iam') return base;
     const tokens = await this.#tokenSource();
+    this.#signer = tokens;
     const { token } = await tokens.token();
     return {
       ...base,
@@ -90,12 +90,18 @@ export class ConnectTarget {
    * less than a few minutes left.
    */
   keepFresh(): void {
-    if (this.#config.auth !== 'iam' || !this.#clusterMode || !this.#tokens) return;
-    this.#tokens
-      .then((tokens) => {
-        if (!tokens.current()) return tokens.token();
-      })
-      .catch(() => {});
+    const signer = this.#signer;
+    if (!signer || !this.#clusterMode() || signer.current()) return;
+    signer.token().catch(() => {});
+  }
+
+  /**
+   * Whether connections go in cluster mode: with discovery the cache decides (known once it
+   * was found), not REDIS_CLUSTER.
+   */
+  #clusterMode(): boolean {
+    const { endpoint, cluster } = this.#config;
+    return endpoint ? cluster : (this.#location?.cluster ?? false);
   }
 
   /** Where Redis is, for logs and errors: the redacted URL, or the cache's name. */
