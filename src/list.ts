@@ -2,7 +2,7 @@
  * A list whose entries leave in constant time through the handle `add` returned. For the
  * invocations in flight, each added and removed once: a Set would compute an identity hash for
  * every new object, about a quarter of a microsecond per add and delete on the bench machine,
- * paid twice per invocation (the wrapper's early timeouts and the runner's open invocations).
+ * paid on every invocation (the runner's open invocations, which carry the early timeouts too).
  */
 export class List<T> {
   #first: ListEntry<T> | undefined;

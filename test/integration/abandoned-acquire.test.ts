@@ -10,7 +10,7 @@
  * invocation starts, and the connection arrives.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { closeRedisPools, RedisPoolError } from '../../src/index.js';
+import { AcquireTimeoutError, closeRedisPools } from '../../src/index.js';
 import { InvocationRunner, resolveOptions } from '../../src/invocation.js';
 import { type Connection, connectIoredis } from '../../src/pool/connection.js';
 import { RedisPool } from '../../src/pool/RedisPool.js';
@@ -72,7 +72,7 @@ it('an invocation abandoned while it waits gives back the lease that comes after
     deliver?.(connection);
 
     const outcome = await acquiredByA;
-    expect(outcome).toBeInstanceOf(RedisPoolError);
+    expect(outcome).toBeInstanceOf(AcquireTimeoutError);
     expect(pool.stats().active).toBe(0);
     // And B gets the connection.
     const client = b.acquireNow() ?? (await b.acquire());
